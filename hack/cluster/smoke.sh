@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Smoke test of the real-cluster harness: brings the cluster up, builds and
+# imports a trivial step image, runs a one-step Workflow, a Workflow with a
+# workspace volume and an approval gate that is resumed through argo
+# server's REST API with a ServiceAccount's bearer token (the call the UI's
+# "Resume" makes), and one- and three-level DAGs; then tears everything
+# down. Any failure fails the script, loudly, after printing what it knows.
+#
+# usage: hack/cluster/smoke.sh [--keep] [--measure-tuning]
+#   --keep            leave the cluster running (hack/cluster/down.sh later)
+#   --measure-tuning  also time the DAGs with Argo's default controller timings
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+keep=0
+measure_tuning=0
+for a in "$@"; do
+	case $a in
+	--keep) keep=1 ;;
+	--measure-tuning) measure_tuning=1 ;;
+	*) die "unknown argument $a; usage: hack/cluster/smoke.sh [--keep] [--measure-tuning]" ;;
+	esac
+done
+
+TIMINGS=$CACHE_DIR/smoke-timings.txt
+STEP_IMAGE_PKG=./cmd/smokestep # in the hack/cluster module
+WORK=$(mktemp -d)
+current_wf=""
+
+record() {
+	printf '%-52s %8ss\n' "$1" "$2" | tee -a "$TIMINGS" >&2
+}
+
+on_exit() {
+	local rc=$?
+	if ((rc != 0)); then
+		log "smoke test FAILED (exit $rc); diagnostics follow"
+		if [[ -n $current_wf ]]; then
+			kubectl_ -n "$NAMESPACE" get workflow "$current_wf" -o yaml 2>/dev/null | sed -n '/^status:/,$p' | head -80 >&2 || true
+		fi
+		kubectl_ -n "$NAMESPACE" get pods,pvc -o wide 2>/dev/null >&2 || true
+		local d
+		for d in workflow-controller argo-server kubelet; do
+			echo "--- last lines of $d.log" >&2
+			tail -n 15 "$RUN_DIR/logs/$d.log" 2>/dev/null >&2 || true
+		done
+	fi
+	rm -rf "$WORK"
+	if ((keep == 0)); then
+		"$HACK_DIR/down.sh" || rc=1
+	fi
+	exit "$rc"
+}
+trap on_exit EXIT
+
+phase() { kubectl_ -n "$NAMESPACE" get workflow "$1" -o 'jsonpath={.status.phase}'; }
+
+node_phase() {
+	kubectl_ -n "$NAMESPACE" get workflow "$1" -o "jsonpath={.status.nodes[?(@.displayName==\"$2\")].phase}"
+}
+
+# resolve FILE: the workflow with its ko:// image resolved, into WORK.
+resolve() {
+	"$HACK_DIR/resolve.sh" "$HACK_DIR/testdata/$1" >"$WORK/$1" || die "resolve.sh $1 failed"
+	echo "$WORK/$1"
+}
+
+# run_workflow FILE: submits, waits, requires Succeeded; prints the seconds
+# from submission to completion.
+run_workflow() {
+	local file t name
+	file=$(resolve "$1")
+	t=$(now)
+	name=$(argo --kubeconfig "$KUBECONFIG_FILE" -n "$NAMESPACE" submit "$file" -o name) || die "argo submit $1 failed"
+	current_wf=$name
+	argo --kubeconfig "$KUBECONFIG_FILE" -n "$NAMESPACE" wait "$name" >/dev/null || die "argo wait $name failed"
+	local took
+	took=$(since "$t")
+	[[ $(phase "$name") == Succeeded ]] || die "workflow $name ($1) ended $(phase "$name"), want Succeeded"
+	echo "$took"
+}
+
+# gate_workflow: the approval path, resumed through argo server's REST API.
+gate_workflow() {
+	local file name token body t
+	file=$(resolve gate.yaml)
+	name=$(argo --kubeconfig "$KUBECONFIG_FILE" -n "$NAMESPACE" submit "$file" -o name) || die "argo submit gate.yaml failed"
+	current_wf=$name
+	wait_for "gate node 'approve' of $name to be Running (suspended)" 120 \
+		test "$(node_phase "$name" approve)" == Running
+	token=$(kubectl_ -n "$NAMESPACE" create token rehearsal-approver --duration 10m) ||
+		die "kubectl create token rehearsal-approver failed"
+	local auth=(-H "Authorization: Bearer $token" -H "Content-Type: application/json")
+	local api=$ARGO_SERVER_URL/api/v1/workflows/$NAMESPACE/$name
+	t=$(now)
+	# Supply the gate's output parameter, then resume the node: the UI's
+	# "Resume" with a form does exactly these two calls.
+	body=$(printf '{"namespace":"%s","name":"%s","nodeFieldSelector":"displayName=approve","outputParameters":"{\\"decision\\":\\"approve\\"}"}' "$NAMESPACE" "$name")
+	curl -fsSk -X PUT "${auth[@]}" -d "$body" "$api/set" >"$WORK/set.json" ||
+		die "PUT $api/set failed: $(curl -sSk -X PUT "${auth[@]}" -d "$body" "$api/set")"
+	body=$(printf '{"namespace":"%s","name":"%s","nodeFieldSelector":"displayName=approve"}' "$NAMESPACE" "$name")
+	curl -fsSk -X PUT "${auth[@]}" -d "$body" "$api/resume" >"$WORK/resume.json" ||
+		die "PUT $api/resume failed: $(curl -sSk -X PUT "${auth[@]}" -d "$body" "$api/resume")"
+	argo --kubeconfig "$KUBECONFIG_FILE" -n "$NAMESPACE" wait "$name" >/dev/null || die "argo wait $name failed"
+	record "suspend -> REST resume -> Succeeded" "$(since "$t")"
+	[[ $(phase "$name") == Succeeded ]] || die "workflow $name ended $(phase "$name"), want Succeeded"
+	[[ $(node_phase "$name" read) == Succeeded ]] ||
+		die "step 'read' of $name is $(node_phase "$name" read), want Succeeded (decision not applied or workspace not shared)"
+	local msg
+	msg=$(kubectl_ -n "$NAMESPACE" get workflow "$name" -o 'jsonpath={.status.nodes[?(@.displayName=="approve")].message}')
+	log "gate node message: ${msg:-<none>}"
+	[[ $msg == *rehearsal-approver* ]] ||
+		die "the gate does not record who resumed it (message: '${msg}'), want the approver ServiceAccount"
+	kubectl_ -n "$NAMESPACE" get pvc -o 'jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.spec.volumeName}{"\n"}{end}' >&2
+}
+
+measure_dags() {
+	local label=$1 d1 d3
+	d1=$(run_workflow dag1.yaml)
+	d3=$(run_workflow dag3.yaml)
+	record "1-level DAG ($label)" "$d1"
+	record "3-level DAG ($label)" "$d3"
+	record "per DAG level overhead ($label)" "$(awk -v a="$d1" -v b="$d3" 'BEGIN { printf "%.1f", (b - a) / 2 }')"
+}
+
+restart_controller() {
+	stop_daemon workflow-controller
+	start_workflow_controller "$1"
+	sleep 1
+	check_daemon workflow-controller
+}
+
+main() {
+	mkdir -p "$CACHE_DIR"
+	: >"$TIMINGS"
+	local t
+	"$HACK_DIR/build.sh"
+	t=$(now)
+	"$HACK_DIR/up.sh"
+	record "cluster up (binaries cached)" "$(since "$t")"
+
+	t=$(now)
+	"$HACK_DIR/images.sh" --root "$HACK_DIR" "$STEP_IMAGE_PKG"
+	record "step image build + import" "$(since "$t")"
+
+	record "one-step workflow (cold: first pod on the node)" "$(run_workflow one-step.yaml)"
+	record "one-step workflow (warm)" "$(run_workflow one-step.yaml)"
+	gate_workflow
+	measure_dags tuned
+	if ((measure_tuning)); then
+		restart_controller 0
+		measure_dags "Argo defaults"
+		restart_controller 1
+	fi
+	check_daemon workflow-controller
+	check_daemon argo-server
+	log "smoke test passed; timings in ${TIMINGS#"$REPO_ROOT"/}"
+	if ((keep == 0)); then
+		t=$(now)
+		trap - EXIT
+		rm -rf "$WORK"
+		"$HACK_DIR/down.sh"
+		record "teardown" "$(since "$t")"
+	fi
+}
+
+main

@@ -1,0 +1,327 @@
+package rules
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/ext"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/rehearsal-dev/rehearsal/internal/diag"
+	"github.com/rehearsal-dev/rehearsal/internal/workspace"
+	"github.com/rehearsal-dev/rehearsal/internal/yamlsrc"
+)
+
+// Kind names what a rule file decides.
+type Kind string
+
+// The rule kinds.
+const (
+	Classify Kind = "classify" // file kinds, classes, facts, risk
+	Route    Kind = "route"    // which nodes the emitted DAG has
+	Gates    Kind = "gates"    // which approval gates guard them
+)
+
+// kindSpec declares, for one kind, the scopes its rules may have, the variables
+// each scope sees and how an effect is decoded.
+type kindSpec struct {
+	Scopes []string
+	Vars   map[string][]string // scope → variable names
+	decode func(scope string, n *yaml.Node, at func(*yaml.Node) yamlsrc.Pos, l *diag.List, file string) Effect
+}
+
+// kinds is the explicit registry of rule kinds.
+var kinds = map[Kind]kindSpec{
+	Classify: {Scopes: []string{"", "file"}, Vars: map[string][]string{"": {"change"}, "file": {"change", "file"}}, decode: decodeClassify},
+	Route:    {Scopes: []string{""}, Vars: map[string][]string{"": {"change"}}, decode: decodeRoute},
+	Gates:    {Scopes: []string{""}, Vars: map[string][]string{"": {"change"}}, decode: decodeGate},
+}
+
+func kindNames() []string {
+	var out []string
+	for k := range kinds {
+		out = append(out, string(k))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// variable types: the workspace structs, named in CEL by their JSON keys.
+var varTypes = map[string]reflect.Type{
+	"change": reflect.TypeOf(workspace.Change{}),
+	"file":   reflect.TypeOf(workspace.File{}),
+}
+
+var (
+	envMu    sync.Mutex
+	envCache = map[string]*cel.Env{}
+)
+
+// env returns the CEL environment for a scope of a kind (built once).
+func (s kindSpec) env(scope string) (*cel.Env, error) {
+	vars := s.Vars[scope]
+	key := fmt.Sprint(vars)
+	envMu.Lock()
+	defer envMu.Unlock()
+	if e, ok := envCache[key]; ok {
+		return e, nil
+	}
+	opts := []cel.EnvOption{
+		ext.NativeTypes(
+			reflect.TypeOf(&workspace.Change{}),
+			reflect.TypeOf(&workspace.File{}),
+			types.ParseStructTag("json"),
+		),
+		ext.Strings(), ext.Lists(), ext.Sets(),
+	}
+	for _, v := range vars {
+		opts = append(opts, cel.Variable(v, cel.ObjectType(celTypeName(varTypes[v]))))
+	}
+	e, err := cel.NewEnv(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("build CEL environment: %w", err)
+	}
+	envCache[key] = e
+	return e, nil
+}
+
+func celTypeName(t reflect.Type) string {
+	return t.String() // e.g. "workspace.Change", as cel-go's native types name them
+}
+
+// Effect is what a firing rule does. Which fields are allowed depends on the kind.
+type Effect struct {
+	// classify, scope file
+	FileKind string `json:"kind,omitempty"`
+	// classify, scope change
+	AddClass  string            `json:"addClass,omitempty"`
+	RaiseRisk string            `json:"raiseRisk,omitempty"`
+	SetFacts  map[string]string `json:"setFacts,omitempty"`
+	// route
+	Node *NodeEffect `json:"node,omitempty"`
+	// gates
+	Gate *GateEffect `json:"gate,omitempty"`
+	// every kind: what the rule says when it fires
+	Message string `json:"message,omitempty"`
+}
+
+// NodeEffect adds a node to the emitted DAG.
+type NodeEffect struct {
+	ID         string            `yaml:"id" json:"id"`
+	Step       string            `yaml:"step" json:"step"`
+	Parameters map[string]string `yaml:"parameters" json:"parameters,omitempty"`
+	DependsOn  []string          `yaml:"dependsOn" json:"dependsOn,omitempty"`
+}
+
+// GateEffect requires an approval gate.
+type GateEffect struct {
+	Name string `yaml:"name" json:"name"`
+	Tier string `yaml:"tier" json:"tier"`
+	// Owners adds the owner groups of every affected service to Groups.
+	Owners    bool     `yaml:"owners" json:"owners,omitempty"`
+	Groups    []string `yaml:"groups" json:"groups,omitempty"`
+	Approvers int      `yaml:"approvers" json:"approvers,omitempty"`
+	NotAuthor bool     `yaml:"notAuthor" json:"notAuthor,omitempty"`
+	// Before lists node ids the gate must precede; After, nodes it must follow.
+	// With neither, the gate follows every routed node (a promotion gate).
+	Before  []string `yaml:"before" json:"before,omitempty"`
+	After   []string `yaml:"after" json:"after,omitempty"`
+	Timeout string   `yaml:"timeout" json:"timeout,omitempty"`
+}
+
+// allowedKeys checks an effect mapping's keys against the kind's keys.
+func allowedKeys(file string, n *yaml.Node, at func(*yaml.Node) yamlsrc.Pos, l *diag.List, what string, keys ...string) bool {
+	if n.Kind != yaml.MappingNode {
+		p := at(n)
+		l.Add(file, p.Line, p.Col, "effect must be a mapping")
+		return false
+	}
+	ok := true
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if !contains(keys, k.Value) {
+			p := at(k)
+			l.Add(file, p.Line, p.Col, "effect key %q is not valid for %s (want one of %q)", k.Value, what, keys)
+			ok = false
+		}
+	}
+	return ok
+}
+
+func decodeClassify(scope string, n *yaml.Node, at func(*yaml.Node) yamlsrc.Pos, l *diag.List, file string) Effect {
+	var e Effect
+	if scope == "file" {
+		if !allowedKeys(file, n, at, l, "classify file rules", "kind", "message") {
+			return e
+		}
+		decodeInto(file, n, &struct {
+			Kind    *string `yaml:"kind"`
+			Message *string `yaml:"message"`
+		}{&e.FileKind, &e.Message}, at, l)
+		if e.FileKind == "" {
+			p := at(n)
+			l.Add(file, p.Line, p.Col, "file rule effect needs kind")
+		}
+		return e
+	}
+	if !allowedKeys(file, n, at, l, "classify rules", "addClass", "raiseRisk", "setFacts", "message") {
+		return e
+	}
+	decodeInto(file, n, &struct {
+		AddClass  *string            `yaml:"addClass"`
+		RaiseRisk *string            `yaml:"raiseRisk"`
+		SetFacts  *map[string]string `yaml:"setFacts"`
+		Message   *string            `yaml:"message"`
+	}{&e.AddClass, &e.RaiseRisk, &e.SetFacts, &e.Message}, at, l)
+	if e.RaiseRisk != "" && workspace.RiskRank(e.RaiseRisk) < 0 {
+		p := at(yamlsrc.Get(n, "raiseRisk"))
+		l.Add(file, p.Line, p.Col, "raiseRisk %q is not one of %q", e.RaiseRisk, workspace.RiskTiers)
+	}
+	if e.AddClass != "" && !contains(Classes, e.AddClass) {
+		p := at(yamlsrc.Get(n, "addClass"))
+		l.Add(file, p.Line, p.Col, "addClass %q is not one of %q", e.AddClass, Classes)
+	}
+	if e.AddClass == "" && e.RaiseRisk == "" && len(e.SetFacts) == 0 {
+		p := at(n)
+		l.Add(file, p.Line, p.Col, "effect does nothing: give addClass, raiseRisk or setFacts")
+	}
+	return e
+}
+
+// Classes are the change classes classify rules may add.
+var Classes = []string{"docs", "config", "app", "db-migration", "infra", "dependency", "mixed"}
+
+func decodeRoute(_ string, n *yaml.Node, at func(*yaml.Node) yamlsrc.Pos, l *diag.List, file string) Effect {
+	var e Effect
+	if !allowedKeys(file, n, at, l, "route rules", "node", "message") {
+		return e
+	}
+	e.Node = &NodeEffect{}
+	decodeInto(file, n, &struct {
+		Node    *NodeEffect `yaml:"node"`
+		Message *string     `yaml:"message"`
+	}{e.Node, &e.Message}, at, l)
+	nn := yamlsrc.Get(n, "node")
+	p := at(nn)
+	if nn == nil {
+		p = at(n)
+		l.Add(file, p.Line, p.Col, "route effect needs node")
+		return e
+	}
+	if !idRe.MatchString(e.Node.ID) {
+		l.Add(file, p.Line, p.Col, "node id %q: use lower-case letters, digits, '.' and '-'", e.Node.ID)
+	}
+	if e.Node.Step == "" {
+		l.Add(file, p.Line, p.Col, "node %q needs step", e.Node.ID)
+	}
+	return e
+}
+
+func decodeGate(_ string, n *yaml.Node, at func(*yaml.Node) yamlsrc.Pos, l *diag.List, file string) Effect {
+	var e Effect
+	if !allowedKeys(file, n, at, l, "gate rules", "gate", "message") {
+		return e
+	}
+	e.Gate = &GateEffect{}
+	decodeInto(file, n, &struct {
+		Gate    *GateEffect `yaml:"gate"`
+		Message *string     `yaml:"message"`
+	}{e.Gate, &e.Message}, at, l)
+	gn := yamlsrc.Get(n, "gate")
+	if gn == nil {
+		p := at(n)
+		l.Add(file, p.Line, p.Col, "gate effect needs gate")
+		return e
+	}
+	p := at(gn)
+	g := e.Gate
+	if !idRe.MatchString(g.Name) {
+		l.Add(file, p.Line, p.Col, "gate name %q: use lower-case letters, digits, '.' and '-'", g.Name)
+	}
+	if r := workspace.RiskRank(g.Tier); r < 1 {
+		pt := at(yamlsrc.Get(gn, "tier"))
+		l.Add(file, pt.Line, pt.Col, "gate tier %q is not one of medium, high, critical", g.Tier)
+	}
+	if !g.Owners && len(g.Groups) == 0 {
+		l.Add(file, p.Line, p.Col, "gate %q names no approvers: set owners: true or groups", g.Name)
+	}
+	if g.Approvers < 0 || g.Approvers > 5 {
+		pa := at(yamlsrc.Get(gn, "approvers"))
+		l.Add(file, pa.Line, pa.Col, "gate %q: approvers must be between 1 and 5", g.Name)
+	}
+	if g.Timeout != "" {
+		if d, err := time.ParseDuration(g.Timeout); err != nil || d <= 0 {
+			pt := at(yamlsrc.Get(gn, "timeout"))
+			l.Add(file, pt.Line, pt.Col, "gate %q: timeout %q is not a positive duration such as 24h", g.Name, g.Timeout)
+		}
+	}
+	return e
+}
+
+// decodeInto decodes a node strictly into v (unknown keys are errors).
+func decodeInto(file string, n *yaml.Node, v any, at func(*yaml.Node) yamlsrc.Pos, l *diag.List) {
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		p := at(n)
+		l.Add(file, p.Line, p.Col, "%v", err)
+		return
+	}
+	// Re-parse the node alone with strict decoding; map its error lines back.
+	doc, err := yamlsrc.Parse(file, b)
+	if err != nil {
+		p := at(n)
+		l.Add(file, p.Line, p.Col, "%v", err)
+		return
+	}
+	if err := doc.Decode(v); err != nil {
+		for _, pr := range diag.Problems(err) {
+			line := n.Line + pr.Line - 1
+			if pr.Line == 0 {
+				line = n.Line
+			}
+			l.Add(file, line, n.Column, "effect: %s", pr.Msg)
+		}
+	}
+}
+
+func decodeEffect(file string, k Kind, scope string, n *yaml.Node) (Effect, diag.List) {
+	var l diag.List
+	at := func(x *yaml.Node) yamlsrc.Pos { return yamlsrc.At(x, n) }
+	e := kinds[k].decode(scope, n, at, &l, file)
+	return e, l
+}
+
+// Eval evaluates the rule against variables (e.g. {"change": *workspace.Change}).
+func (r *Rule) Eval(vars map[string]any) (bool, error) {
+	out, _, err := r.prg.Eval(vars)
+	if err != nil {
+		return false, fmt.Errorf("rule %s (%s): %w", r.ID, r.Pos(), err)
+	}
+	b, ok := out.Value().(bool)
+	if !ok {
+		return false, fmt.Errorf("rule %s (%s): when gave %v, not a bool", r.ID, r.Pos(), out)
+	}
+	return b, nil
+}
+
+// Rules returns the rules of one kind and scope, in canonical order: files by
+// name, rules in the order they are written.
+func (s *Set) Rules(k Kind, scope string) []*Rule {
+	var out []*Rule
+	for _, f := range s.Files {
+		if f.Kind != k {
+			continue
+		}
+		for _, r := range f.Rules {
+			if r.Scope == scope {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,283 @@
+package rules
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/rehearsal-dev/rehearsal/internal/diag"
+	"github.com/rehearsal-dev/rehearsal/internal/workspace"
+	"github.com/rehearsal-dev/rehearsal/internal/yamlsrc"
+)
+
+// TestFile is a `<rules>_test.yaml` file: cases that run the rule set on an
+// input and state what must come out.
+type TestFile struct {
+	Path  string
+	Cases []*TestCase
+}
+
+// TestCase is one case.
+type TestCase struct {
+	Name   string
+	Line   int
+	Change workspace.Change
+	Expect Expect
+}
+
+// Expect is what a case must produce. Fired is compared exactly against the
+// fired rules of the file under test; the other fields only when given.
+type Expect struct {
+	Fired   []string          `yaml:"fired" json:"fired"`
+	Classes []string          `yaml:"classes" json:"classes,omitempty"`
+	Risk    string            `yaml:"risk" json:"risk,omitempty"`
+	Kinds   map[string]string `yaml:"kinds" json:"kinds,omitempty"`
+	Facts   map[string]string `yaml:"facts" json:"facts,omitempty"`
+	Nodes   []string          `yaml:"nodes" json:"nodes,omitempty"`
+	Gates   []string          `yaml:"gates" json:"gates,omitempty"`
+}
+
+type rawTests struct {
+	APIVersion string    `yaml:"apiVersion"`
+	Kind       string    `yaml:"kind"`
+	Cases      []rawCase `yaml:"cases"`
+}
+
+type rawCase struct {
+	Name   string    `yaml:"name"`
+	Change yaml.Node `yaml:"change"`
+	Expect *Expect   `yaml:"expect"`
+}
+
+func loadTests(path string, owner *File, ids map[string]*Rule) (*TestFile, diag.List) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, diag.List{{File: path, Msg: err.Error()}}
+	}
+	doc, err := yamlsrc.Parse(path, data)
+	if err != nil {
+		return nil, diag.Problems(err)
+	}
+	var raw rawTests
+	if err := doc.Decode(&raw); err != nil {
+		return nil, diag.Problems(err)
+	}
+	var l diag.List
+	if raw.APIVersion != APIVersion {
+		p := yamlsrc.At(yamlsrc.Get(doc.Root, "apiVersion"), doc.Root)
+		l.Add(path, p.Line, p.Col, "apiVersion must be %q, got %q", APIVersion, raw.APIVersion)
+	}
+	if raw.Kind != string(owner.Kind) {
+		p := yamlsrc.At(yamlsrc.Get(doc.Root, "kind"), doc.Root)
+		l.Add(path, p.Line, p.Col, "kind %q does not match %s (kind %s)", raw.Kind, owner.Name, owner.Kind)
+	}
+	items := yamlsrc.Items(yamlsrc.Get(doc.Root, "cases"))
+	if len(raw.Cases) == 0 {
+		l.Add(path, 1, 1, "no cases")
+	}
+	tf := &TestFile{Path: path}
+	names := map[string]bool{}
+	for i, rc := range raw.Cases {
+		node := items[i]
+		tc := &TestCase{Name: rc.Name, Line: node.Line}
+		if rc.Name == "" {
+			l.Add(path, node.Line, node.Column, "case %d has no name", i+1)
+		} else if names[rc.Name] {
+			l.Add(path, node.Line, node.Column, "case %q is listed twice", rc.Name)
+		}
+		names[rc.Name] = true
+		if rc.Expect == nil {
+			l.Add(path, node.Line, node.Column, "case %q has no expect", rc.Name)
+		} else {
+			tc.Expect = *rc.Expect
+			for _, id := range rc.Expect.Fired {
+				r, ok := ids[id]
+				if !ok || r.File != owner.Path {
+					p := yamlsrc.At(yamlsrc.Get(yamlsrc.Get(node, "expect"), "fired"), node)
+					l.Add(path, p.Line, p.Col, "case %q expects rule %q, which is not in %s", rc.Name, id, owner.Name)
+				}
+			}
+		}
+		if err := decodeChange(&rc.Change, &tc.Change); err != nil {
+			cn := yamlsrc.Get(node, "change")
+			p := yamlsrc.At(cn, node)
+			l.Add(path, p.Line, p.Col, "case %q: change: %v", rc.Name, err)
+		}
+		tf.Cases = append(tf.Cases, tc)
+	}
+	return tf, l
+}
+
+// decodeChange converts a YAML change into the workspace type, strictly.
+func decodeChange(n *yaml.Node, c *workspace.Change) error {
+	if n.Kind == 0 {
+		return nil
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(c)
+}
+
+// CaseResult is the outcome of one test case.
+type CaseResult struct {
+	File     string // the test file
+	Case     string
+	Line     int
+	Failures []string
+}
+
+// Passed reports whether the case met every expectation.
+func (r CaseResult) Passed() bool { return len(r.Failures) == 0 }
+
+// Test runs every test case of every rule file in the set.
+func (s *Set) Test() []CaseResult {
+	var out []CaseResult
+	for _, f := range s.Files {
+		if f.Tests == nil {
+			continue
+		}
+		for _, tc := range f.Tests.Cases {
+			res := CaseResult{File: f.Tests.Path, Case: tc.Name, Line: tc.Line}
+			res.Failures = s.runCase(f, tc)
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+// Untested returns the rule files that have no test file beside them.
+func (s *Set) Untested() []string {
+	var out []string
+	for _, f := range s.Files {
+		if f.Tests == nil {
+			out = append(out, f.Path)
+		}
+	}
+	return out
+}
+
+func (s *Set) runCase(f *File, tc *TestCase) []string {
+	c := tc.Change // a copy; slices are re-made by the appliers where changed
+	c.Files = append([]workspace.File(nil), tc.Change.Files...)
+	c.Facts = map[string]string{}
+	for k, v := range tc.Change.Facts {
+		c.Facts[k] = v
+	}
+	var fired []workspace.Fired
+	var fails []string
+	var nodes, gates []string
+	switch f.Kind {
+	case Classify:
+		if err := s.ApplyClassify(&c); err != nil {
+			return []string{err.Error()}
+		}
+		fired = c.Rules
+	case Route:
+		routed, fr, err := s.ApplyRoute(&c)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		fired = fr
+		for _, n := range routed {
+			nodes = append(nodes, n.ID)
+		}
+	case Gates:
+		req, fr, err := s.ApplyGates(&c)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		fired = fr
+		for _, g := range req {
+			gates = append(gates, g.Name)
+		}
+	}
+	var got []string
+	for _, fr := range fired {
+		if r := s.rule(fr.ID); r != nil && r.File == f.Path {
+			got = append(got, fr.ID)
+		}
+	}
+	e := tc.Expect
+	if !sameSet(got, e.Fired) {
+		fails = append(fails, fmt.Sprintf("fired %s, want %s", list(got), list(e.Fired)))
+	}
+	if e.Classes != nil && !sameSet(c.Classes, e.Classes) {
+		fails = append(fails, fmt.Sprintf("classes %s, want %s", list(c.Classes), list(e.Classes)))
+	}
+	if e.Risk != "" && c.Risk != e.Risk {
+		fails = append(fails, fmt.Sprintf("risk %q, want %q", c.Risk, e.Risk))
+	}
+	for _, path := range sortedKeys(e.Kinds) {
+		got := "(no such file)"
+		for _, fl := range c.Files {
+			if fl.Path == path {
+				got = fl.Kind
+			}
+		}
+		if got != e.Kinds[path] {
+			fails = append(fails, fmt.Sprintf("kind of %s %q, want %q", path, got, e.Kinds[path]))
+		}
+	}
+	for _, k := range sortedKeys(e.Facts) {
+		if c.Facts[k] != e.Facts[k] {
+			fails = append(fails, fmt.Sprintf("fact %s %q, want %q", k, c.Facts[k], e.Facts[k]))
+		}
+	}
+	if e.Nodes != nil && !sameSet(nodes, e.Nodes) {
+		fails = append(fails, fmt.Sprintf("nodes %s, want %s", list(nodes), list(e.Nodes)))
+	}
+	if e.Gates != nil && !sameSet(gates, e.Gates) {
+		fails = append(fails, fmt.Sprintf("gates %s, want %s", list(gates), list(e.Gates)))
+	}
+	return fails
+}
+
+func (s *Set) rule(id string) *Rule {
+	for _, f := range s.Files {
+		for _, r := range f.Rules {
+			if r.ID == id {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	sort.Strings(x)
+	sort.Strings(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
+}
+
+func list(s []string) string {
+	if len(s) == 0 {
+		return "[]"
+	}
+	x := slices.Clone(s)
+	sort.Strings(x)
+	return "[" + strings.Join(x, ", ") + "]"
+}
+
+func sortedKeys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,104 @@
+// Package stepcmd is the shared frame of every Rehearsal binary: a signal-aware
+// context, flag parsing that exits 2 on misuse, logs on stderr, the failure
+// reason on /dev/termination-log (so Argo shows it on the node), Argo output
+// parameters and progress, and the mapping from errors to exit codes.
+package stepcmd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
+	"github.com/rehearsal-dev/rehearsal/internal/workspace"
+)
+
+// TerminationLog is where Kubernetes reads a container's failure reason.
+var TerminationLog = "/dev/termination-log"
+
+// Main runs fn with a context cancelled on SIGINT/SIGTERM and returns the exit
+// code. Use it as `os.Exit(stepcmd.Main(run))`.
+func Main(fn func(ctx context.Context, args []string, stdout, stderr io.Writer) int) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return fn(ctx, os.Args[1:], os.Stdout, os.Stderr)
+}
+
+// Parse parses args into fs; usage errors give exit 2 with the usage text.
+func Parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitcode.Wrap(exitcode.OK, err)
+		}
+		return exitcode.Input(err)
+	}
+	if fs.NArg() > 0 {
+		return exitcode.Inputf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// Logger returns the logger every binary uses: text on stderr.
+func Logger(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// Fail reports err on stderr (and the termination log when it exists) and
+// returns its exit code. A nil error returns 0.
+func Fail(stderr io.Writer, name string, err error) int {
+	code := exitcode.Code(err)
+	if err == nil || code == exitcode.OK {
+		return code
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	if _, statErr := os.Stat(TerminationLog); statErr == nil {
+		msg := err.Error()
+		if len(msg) > 3500 { // the kubelet keeps 4 KiB at most
+			msg = msg[:3500] + "…"
+		}
+		_ = os.WriteFile(TerminationLog, []byte(msg), 0o644)
+	}
+	return code
+}
+
+// Outputs writes Argo output parameters, one file per name, into dir (the path
+// a template's `outputs.parameters[].valueFrom.path` points at). An empty dir
+// writes nothing.
+func Outputs(dir string, params map[string]string) error {
+	if dir == "" {
+		return nil
+	}
+	for k, v := range params {
+		if err := workspace.WriteFile(filepath.Join(dir, k), []byte(v)); err != nil {
+			return exitcode.Infrastructure(fmt.Errorf("write output parameter %s: %w", k, err))
+		}
+	}
+	return nil
+}
+
+// Progress reports "done/total" through ARGO_PROGRESS_FILE when Argo sets it.
+// It is a no-op elsewhere.
+type Progress struct{ path string }
+
+// NewProgress reads the progress file location from the environment; only a
+// main may call it (steps never read the environment).
+func NewProgress() Progress { return Progress{path: os.Getenv("ARGO_PROGRESS_FILE")} }
+
+// Report writes the progress.
+func (p Progress) Report(done, total int) {
+	if p.path == "" || total <= 0 {
+		return
+	}
+	_ = os.WriteFile(p.path, []byte(fmt.Sprintf("%d/%d", done, total)), 0o644)
+}
+
+// Func returns Report as a plain function for step inputs.
+func (p Progress) Func() func(done, total int) { return p.Report }
