@@ -1,9 +1,11 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,9 +171,11 @@ func decodeClassify(scope string, n *yaml.Node, at func(*yaml.Node) yamlsrc.Pos,
 		}
 		return e
 	}
-	if !allowedKeys(file, n, at, l, "classify rules", "addClass", "raiseRisk", "setFacts", "message") {
+	if n.Kind != yaml.MappingNode {
+		allowedKeys(file, n, at, l, "classify rules")
 		return e
 	}
+	allowedKeys(file, n, at, l, "classify rules", "addClass", "raiseRisk", "setFacts", "message")
 	decodeInto(file, n, &struct {
 		AddClass  *string            `yaml:"addClass"`
 		RaiseRisk *string            `yaml:"raiseRisk"`
@@ -263,29 +267,19 @@ func decodeGate(_ string, n *yaml.Node, at func(*yaml.Node) yamlsrc.Pos, l *diag
 	return e
 }
 
-// decodeInto decodes a node strictly into v (unknown keys are errors).
+// decodeInto decodes a node into v. Unknown keys were reported by allowedKeys;
+// type errors come back with the line yaml found them on.
 func decodeInto(file string, n *yaml.Node, v any, at func(*yaml.Node) yamlsrc.Pos, l *diag.List) {
-	b, err := yaml.Marshal(n)
-	if err != nil {
-		p := at(n)
-		l.Add(file, p.Line, p.Col, "%v", err)
-		return
-	}
-	// Re-parse the node alone with strict decoding; map its error lines back.
-	doc, err := yamlsrc.Parse(file, b)
-	if err != nil {
-		p := at(n)
-		l.Add(file, p.Line, p.Col, "%v", err)
-		return
-	}
-	if err := doc.Decode(v); err != nil {
-		for _, pr := range diag.Problems(err) {
-			line := n.Line + pr.Line - 1
-			if pr.Line == 0 {
-				line = n.Line
+	if err := n.Decode(v); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, m := range te.Errors {
+				l.Add(file, n.Line, n.Column, "effect: %s", strings.TrimPrefix(m, "yaml: "))
 			}
-			l.Add(file, line, n.Column, "effect: %s", pr.Msg)
+			return
 		}
+		p := at(n)
+		l.Add(file, p.Line, p.Col, "effect: %v", err)
 	}
 }
 

@@ -85,7 +85,7 @@ func Load(dir string) (*Set, error) {
 	var names []string
 	for _, e := range entries {
 		n := e.Name()
-		if e.IsDir() || !(strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) || isTestFile(n) || strings.HasPrefix(n, ".") {
+		if e.IsDir() || !(strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) || isTestFile(n) || strings.HasPrefix(n, ".") || isKustomization(n) {
 			continue
 		}
 		names = append(names, n)
@@ -143,6 +143,12 @@ func Load(dir string) (*Set, error) {
 	}
 	set.Digest = digest(set)
 	return set, nil
+}
+
+// isKustomization reports whether n is a kustomization file, which lives beside
+// the rules to build their ConfigMap and is not a rule file.
+func isKustomization(n string) bool {
+	return n == "kustomization.yaml" || n == "kustomization.yml"
 }
 
 func isTestFile(n string) bool {

@@ -1,0 +1,141 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/rehearsal-dev/rehearsal/internal/diag"
+	"github.com/rehearsal-dev/rehearsal/internal/workspace"
+)
+
+func TestLoadProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		dir  string
+		want []string // every one must appear, in this order, one per problem
+	}{
+		{"malformed yaml", "bad-yaml", []string{
+			"testdata/bad-yaml/classify.yaml:3:1: did not find expected '-' indicator",
+		}},
+		{"cel syntax error", "bad-cel-syntax", []string{
+			// the column is the `&&` inside the YAML line, not inside the expression
+			`testdata/bad-cel-syntax/classify.yaml:6:38: rule "broken": Syntax error`,
+		}},
+		{"cel type errors", "bad-cel-type", []string{
+			`testdata/bad-cel-type/classify.yaml:6:31: rule "typed": found no matching overload for '_>_' applied to '(int, string)'`,
+			`testdata/bad-cel-type/classify.yaml:12:15: rule "block": undefined field 'nosuchfield'`,
+		}},
+		{"unknown variable", "bad-var", []string{
+			`testdata/bad-var/route.yaml:6:11: rule "route.x": undeclared reference to 'file'`,
+		}},
+		{"duplicate id", "dup-id", []string{
+			`testdata/dup-id/gates.yaml:4:5: duplicate rule id "same" (first defined at testdata/dup-id/classify.yaml:4:5)`,
+		}},
+		{"bad effect", "bad-effect", []string{
+			`testdata/bad-effect/classify.yaml:8:18: raiseRisk "extreme" is not one of`,
+			`testdata/bad-effect/classify.yaml:9:7: effect key "addClas" is not valid for classify rules`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load("testdata/" + tt.dir)
+			if err == nil {
+				t.Fatalf("Load(%q) = nil error, want problems", tt.dir)
+			}
+			problems := diag.Problems(err)
+			if len(problems) < len(tt.want) {
+				t.Fatalf("Load(%q) gave %d problems, want at least %d:\n%v", tt.dir, len(problems), len(tt.want), err)
+			}
+			msg := err.Error()
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("Load(%q) =\n%v\nwant a line containing\n%s", tt.dir, msg, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadReportsAllProblemsAtOnce(t *testing.T) {
+	_, err := Load("testdata/bad-cel-type")
+	if got := len(diag.Problems(err)); got != 2 {
+		t.Fatalf("Load(bad-cel-type) gave %d problems, want 2 (one per rule):\n%v", got, err)
+	}
+	_, err = Load("testdata/bad-effect")
+	if got := len(diag.Problems(err)); got < 2 {
+		t.Fatalf("Load(bad-effect) gave %d problems, want the bad key and the bad tier:\n%v", got, err)
+	}
+}
+
+func TestFailingCaseIsReported(t *testing.T) {
+	set, err := Load("testdata/failing-case")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := set.Test()
+	if len(res) != 1 || res[0].Passed() {
+		t.Fatalf("Test() = %+v, want one failing case", res)
+	}
+	if want := "classes [docs], want [app]"; !strings.Contains(strings.Join(res[0].Failures, "\n"), want) {
+		t.Errorf("failures = %q, want %q", res[0].Failures, want)
+	}
+	if res[0].Line != 4 {
+		t.Errorf("case line = %d, want 4", res[0].Line)
+	}
+}
+
+func TestDigestIgnoresFormattingButNotMeaning(t *testing.T) {
+	a, err := Load("testdata/ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Load("testdata/ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Digest != b.Digest || !strings.HasPrefix(a.Digest, "sha256:") {
+		t.Fatalf("digests %s and %s of the same set differ", a.Digest, b.Digest)
+	}
+	dir := t.TempDir()
+	copyDir(t, "testdata/ok", dir)
+	replaceIn(t, dir+"/classify.yaml", "description: docs only", "# a comment\n    description: docs only")
+	c, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Digest != a.Digest {
+		t.Errorf("a comment changed the digest: %s vs %s", c.Digest, a.Digest)
+	}
+	replaceIn(t, dir+"/classify.yaml", "size() > 0", "size() > 1")
+	d, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Digest == a.Digest {
+		t.Errorf("changing an expression kept the digest %s", d.Digest)
+	}
+}
+
+func TestApplyClassifySequential(t *testing.T) {
+	set, err := Load("../../rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &workspace.Change{Files: []workspace.File{
+		{Path: "deploy/x.yaml", Status: "M"},
+		{Path: "svc/main.go", Status: "M"},
+	}}
+	if err := set.ApplyClassify(c); err != nil {
+		t.Fatal(err)
+	}
+	// class.mixed sees the classes added by the rules above it.
+	if got, want := strings.Join(c.Classes, ","), "app,infra,mixed"; got != want {
+		t.Errorf("classes = %s, want %s", got, want)
+	}
+	if c.Risk != "high" {
+		t.Errorf("risk = %s, want high", c.Risk)
+	}
+	if c.Rules[0].ID != "kind.infra" || !strings.HasSuffix(c.Rules[0].Message, "(1 file)") {
+		t.Errorf("first fired = %+v, want kind.infra with a file count", c.Rules[0])
+	}
+}
