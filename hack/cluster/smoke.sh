@@ -36,13 +36,13 @@ on_exit() {
 	if ((rc != 0)); then
 		log "smoke test FAILED (exit $rc); diagnostics follow"
 		if [[ -n $current_wf ]]; then
-			kubectl_ -n "$NAMESPACE" get workflow "$current_wf" -o yaml 2>/dev/null | sed -n '/^status:/,$p' | head -80 >&2 || true
+			kubectl_ -n "$NAMESPACE" get workflow "$current_wf" -o 'jsonpath={range .status.nodes.*}{.displayName}{"\t"}{.type}{"\t"}{.phase}{"\t"}{.message}{"\n"}{end}' >&2 2>/dev/null || true
 		fi
-		kubectl_ -n "$NAMESPACE" get pods,pvc -o wide 2>/dev/null >&2 || true
+		kubectl_ -n "$NAMESPACE" get pods,pvc -o wide >&2 2>/dev/null || true
 		local d
 		for d in workflow-controller argo-server kubelet; do
 			echo "--- last lines of $d.log" >&2
-			tail -n 15 "$RUN_DIR/logs/$d.log" 2>/dev/null >&2 || true
+			tail -n 15 "$RUN_DIR/logs/$d.log" >&2 2>/dev/null || true
 		done
 	fi
 	rm -rf "$WORK"
@@ -55,9 +55,17 @@ trap on_exit EXIT
 
 phase() { kubectl_ -n "$NAMESPACE" get workflow "$1" -o 'jsonpath={.status.phase}'; }
 
-node_phase() {
-	kubectl_ -n "$NAMESPACE" get workflow "$1" -o "jsonpath={.status.nodes[?(@.displayName==\"$2\")].phase}"
+# node_field WORKFLOW NODE FIELD: a field of the node with that display name
+# (status.nodes is a map, which jsonpath filters cannot select from).
+node_field() {
+	kubectl_ -n "$NAMESPACE" get workflow "$1" -o "jsonpath={range .status.nodes.*}{.displayName}{\"\t\"}{.$3}{\"\n\"}{end}" |
+		awk -F '\t' -v n="$2" '$1 == n { print $2 }'
 }
+
+node_phase() { node_field "$1" "$2" phase; }
+
+# node_is WORKFLOW NODE PHASE (for wait_for, which reruns it)
+node_is() { [[ $(node_phase "$1" "$2") == "$3" ]]; }
 
 # resolve FILE: the workflow with its ko:// image resolved, into WORK.
 resolve() {
@@ -86,8 +94,7 @@ gate_workflow() {
 	file=$(resolve gate.yaml)
 	name=$(argo --kubeconfig "$KUBECONFIG_FILE" -n "$NAMESPACE" submit "$file" -o name) || die "argo submit gate.yaml failed"
 	current_wf=$name
-	wait_for "gate node 'approve' of $name to be Running (suspended)" 120 \
-		test "$(node_phase "$name" approve)" == Running
+	wait_for "gate node 'approve' of $name to be Running (suspended)" 120 node_is "$name" approve Running
 	token=$(kubectl_ -n "$NAMESPACE" create token rehearsal-approver --duration 10m) ||
 		die "kubectl create token rehearsal-approver failed"
 	local auth=(-H "Authorization: Bearer $token" -H "Content-Type: application/json")
@@ -107,7 +114,7 @@ gate_workflow() {
 	[[ $(node_phase "$name" read) == Succeeded ]] ||
 		die "step 'read' of $name is $(node_phase "$name" read), want Succeeded (decision not applied or workspace not shared)"
 	local msg
-	msg=$(kubectl_ -n "$NAMESPACE" get workflow "$name" -o 'jsonpath={.status.nodes[?(@.displayName=="approve")].message}')
+	msg=$(node_field "$name" approve message)
 	log "gate node message: ${msg:-<none>}"
 	[[ $msg == *rehearsal-approver* ]] ||
 		die "the gate does not record who resumed it (message: '${msg}'), want the approver ServiceAccount"
@@ -134,7 +141,6 @@ main() {
 	mkdir -p "$CACHE_DIR"
 	: >"$TIMINGS"
 	local t
-	"$HACK_DIR/build.sh"
 	t=$(now)
 	"$HACK_DIR/up.sh"
 	record "cluster up (binaries cached)" "$(since "$t")"

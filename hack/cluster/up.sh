@@ -366,7 +366,9 @@ EOF
 
 start_argo() {
 	start_workflow_controller "${REHEARSAL_ARGO_TUNING:-1}"
-	start_daemon argo-server argo server --kubeconfig "$KUBECONFIG_FILE" \
+	# In --auth-mode client, argo server builds each caller's client from the
+	# default loading rules (KUBECONFIG), not from --kubeconfig.
+	start_daemon argo-server env KUBECONFIG="$KUBECONFIG_FILE" argo server --kubeconfig "$KUBECONFIG_FILE" \
 		--namespaced --managed-namespace "$NAMESPACE" --namespace "$NAMESPACE" \
 		--auth-mode client --port "$ARGO_SERVER_PORT" --secure=true
 }

@@ -39,6 +39,9 @@ type Source struct {
 	Head  string `json:"head"`
 	Event string `json:"event,omitempty"` // push | pull_request
 	Ref   string `json:"ref,omitempty"`
+	// AuthorEmail is the author's email when the source names one; Change.Author
+	// is the user name derived from it.
+	AuthorEmail string `json:"authorEmail,omitempty"`
 }
 
 // Service is an affected service with the catalog facts rules need.

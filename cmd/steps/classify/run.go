@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"path/filepath"
+
+	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
+	"github.com/rehearsal-dev/rehearsal/internal/stepcmd"
+	"github.com/rehearsal-dev/rehearsal/internal/workspace"
+	"github.com/rehearsal-dev/rehearsal/steps/classify"
+)
+
+const name = "classify"
+
+// summary is what the command prints on stdout: where change.json is and the
+// output parameters.
+type summary struct {
+	Change string            `json:"change"`
+	Params map[string]string `json:"params"`
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var in classify.Input
+	var outputs string
+	fl := flag.NewFlagSet(name, flag.ContinueOnError)
+	fl.StringVar(&in.Workspace, "workspace", ".", "workspace `dir`; change.json and catalog.json are written there")
+	fl.StringVar(&in.Repo, "repo", "", "git repository `dir`")
+	fl.StringVar(&in.Base, "base", "", "base `revision` (tag, branch, hash, HEAD~1, …)")
+	fl.StringVar(&in.Head, "head", "", "head `revision`")
+	fl.StringVar(&in.EventFile, "event", "", "GitHub push or pull_request webhook payload `file` (with --repo: read the change from git)")
+	fl.StringVar(&in.EventName, "event-name", "", "X-GitHub-Event `name` (push | pull_request; default: told from the payload)")
+	fl.StringVar(&in.CatalogPath, "catalog", "services.yaml", "service catalog `file`")
+	fl.StringVar(&in.RulesDir, "rules", "rules/", "rules `dir`")
+	fl.StringVar(&in.Request, "request", "", "plain-language request `text`, recorded in change.json")
+	fl.StringVar(&outputs, "outputs", "", "`dir` for Argo output parameters (risk, classes, services, files)")
+	if err := stepcmd.Parse(fl, args, stderr); err != nil {
+		return stepcmd.Fail(stderr, name, err)
+	}
+	out, err := classify.Run(ctx, in)
+	if err != nil {
+		return stepcmd.Fail(stderr, name, err)
+	}
+	params := out.Params()
+	if err := stepcmd.Outputs(outputs, params); err != nil {
+		return stepcmd.Fail(stderr, name, err)
+	}
+	b, err := workspace.Marshal(summary{Change: filepath.Join(in.Workspace, workspace.ChangeFile), Params: params})
+	if err != nil {
+		return stepcmd.Fail(stderr, name, err)
+	}
+	if _, err := stdout.Write(b); err != nil {
+		return stepcmd.Fail(stderr, name, exitcode.Infrastructure(err))
+	}
+	stepcmd.Logger(stderr).Info("classified", "risk", params["risk"], "classes", params["classes"], "services", params["services"], "files", params["files"], "author", out.Change.Author)
+	return exitcode.OK
+}

@@ -1,0 +1,265 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"github.com/argoproj/argo-workflows/v3/workflow/templateresolution"
+	"github.com/argoproj/argo-workflows/v3/workflow/validate"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
+	"github.com/rehearsal-dev/rehearsal/internal/argo"
+)
+
+const namespace = "rehearsal"
+
+// ruleFiles lists what the rule loader reads from rules/: every *.yaml or *.yml
+// at the top (rule files and their tests), not hidden files, not kustomization.yaml.
+func ruleFiles(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir("../rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || strings.HasPrefix(n, ".") || n == "kustomization.yaml" || !(strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) {
+			continue
+		}
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+type kustomization struct {
+	APIVersion         string   `json:"apiVersion"`
+	Kind               string   `json:"kind"`
+	Resources          []string `json:"resources,omitempty"`
+	ConfigMapGenerator []struct {
+		Name    string   `json:"name"`
+		Files   []string `json:"files"`
+		Options struct {
+			DisableNameSuffixHash bool `json:"disableNameSuffixHash"`
+		} `json:"options"`
+	} `json:"configMapGenerator,omitempty"`
+}
+
+// TestRulesConfigMapListsEveryRuleFile: a rule file missing from the generator
+// would silently not reach the cluster.
+func TestRulesConfigMapListsEveryRuleFile(t *testing.T) {
+	data, err := os.ReadFile("../rules/kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k kustomization
+	if err := yaml.UnmarshalStrict(data, &k); err != nil {
+		t.Fatalf("rules/kustomization.yaml: %v", err)
+	}
+	if len(k.ConfigMapGenerator) != 1 || k.ConfigMapGenerator[0].Name != argo.RulesConfigMap {
+		t.Fatalf("rules/kustomization.yaml: want one configMapGenerator named %s", argo.RulesConfigMap)
+	}
+	g := k.ConfigMapGenerator[0]
+	if !g.Options.DisableNameSuffixHash {
+		t.Error("rules/kustomization.yaml: disableNameSuffixHash must be true (templates mount the ConfigMap by name)")
+	}
+	listed := slices.Sorted(slices.Values(g.Files))
+	if want := ruleFiles(t); !slices.Equal(listed, want) {
+		t.Errorf("rules/kustomization.yaml lists %q, want every rule file %q", listed, want)
+	}
+}
+
+// TestBuild builds deploy/ with kustomize and checks every object strictly with
+// its Kubernetes or Argo type.
+func TestBuild(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(root, "deploy"))
+	if err != nil {
+		t.Fatalf("kustomize build deploy: %v", err)
+	}
+	templates := map[string][]byte{}
+	var crons [][]byte
+	serviceAccounts := map[string]bool{}
+	var roles []rbacv1.Role
+	var bindings []rbacv1.RoleBinding
+	var rulesCM *corev1.ConfigMap
+	for _, r := range resources.Resources() {
+		data, err := r.AsYAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := r.GetKind() + "/" + r.GetName()
+		if r.GetKind() != "Namespace" && r.GetNamespace() != namespace {
+			t.Errorf("%s: namespace %q, want %q", id, r.GetNamespace(), namespace)
+		}
+		strict := func(v any) {
+			if err := yaml.UnmarshalStrict(data, v); err != nil {
+				t.Errorf("%s: %v", id, err)
+			}
+		}
+		switch r.GetKind() {
+		case "Namespace":
+			strict(&corev1.Namespace{})
+		case "ServiceAccount":
+			strict(&corev1.ServiceAccount{})
+			serviceAccounts[r.GetName()] = true
+		case "Role":
+			var role rbacv1.Role
+			strict(&role)
+			roles = append(roles, role)
+		case "RoleBinding":
+			var b rbacv1.RoleBinding
+			strict(&b)
+			bindings = append(bindings, b)
+		case "ConfigMap":
+			var cm corev1.ConfigMap
+			strict(&cm)
+			if cm.Name == argo.RulesConfigMap {
+				rulesCM = &cm
+			}
+		case "WorkflowTemplate":
+			templates[r.GetName()+".yaml"] = data
+		case "CronWorkflow":
+			crons = append(crons, data)
+		default:
+			t.Errorf("%s: unexpected kind", id)
+		}
+	}
+
+	// The rules ConfigMap carries each rule file byte for byte.
+	if rulesCM == nil {
+		t.Fatalf("no ConfigMap %s", argo.RulesConfigMap)
+	}
+	for _, f := range ruleFiles(t) {
+		want, err := os.ReadFile(filepath.Join(root, "rules", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rulesCM.Data[f] != string(want) {
+			t.Errorf("ConfigMap %s: key %s differs from rules/%s", argo.RulesConfigMap, f, f)
+		}
+	}
+
+	// The WorkflowTemplates as deployed load and pass Argo's validator.
+	ts := loadTemplates(t, templates)
+	for _, name := range []string{"rehearsal-classify", "rehearsal-coordinate", "rehearsal-gate", "rehearsal-packet", "rehearsal-release"} {
+		if _, err := ts.Get(name); err != nil {
+			t.Errorf("deploy/ does not install WorkflowTemplate %s", name)
+		}
+	}
+
+	// Every service account a template runs as exists, and every one of them
+	// may report results to Argo.
+	executors := map[string]bool{}
+	for _, b := range bindings {
+		if b.RoleRef.Name != "rehearsal-executor" {
+			continue
+		}
+		for _, s := range b.Subjects {
+			executors[s.Name] = true
+		}
+	}
+	for _, name := range ts.Names() {
+		wt, _ := ts.Get(name)
+		for _, tmpl := range wt.Spec.Templates {
+			sa := tmpl.ServiceAccountName
+			if tmpl.Suspend != nil || tmpl.Steps != nil || tmpl.DAG != nil {
+				continue
+			}
+			if sa == "" || !serviceAccounts[sa] {
+				t.Errorf("WorkflowTemplate %s: template %s runs as %q, which deploy/ does not create", name, tmpl.Name, sa)
+			}
+			if !executors[sa] {
+				t.Errorf("ServiceAccount %q is not bound to rehearsal-executor", sa)
+			}
+		}
+	}
+
+	// Least privilege: the exact rules of each role.
+	want := map[string][]string{
+		"rehearsal-executor": {"argoproj.io workflowtaskresults create,patch"},
+		"rehearsal-gate":     {"argoproj.io workflows get,list"},
+		"rehearsal-release":  {"argoproj.io workflows create,get,watch"},
+	}
+	for _, r := range roles {
+		var got []string
+		for _, pr := range r.Rules {
+			got = append(got, strings.Join(pr.APIGroups, ",")+" "+strings.Join(pr.Resources, ",")+" "+strings.Join(pr.Verbs, ","))
+		}
+		if !slices.Equal(got, want[r.Name]) {
+			t.Errorf("Role %s rules = %q, want %q", r.Name, got, want[r.Name])
+		}
+		delete(want, r.Name)
+	}
+	for name := range want {
+		t.Errorf("deploy/ has no Role %s", name)
+	}
+
+	// The CronWorkflow passes Argo's CronWorkflow validation against the templates.
+	if len(crons) == 0 {
+		t.Error("deploy/ has no CronWorkflow")
+	}
+	for _, data := range crons {
+		var cw wfv1.CronWorkflow
+		if err := yaml.UnmarshalStrict(data, &cw); err != nil {
+			t.Errorf("CronWorkflow: %v", err)
+			continue
+		}
+		if err := validate.ValidateCronWorkflow(context.Background(), ts, &templateresolution.NullClusterWorkflowTemplateGetter{}, &cw, nil); err != nil {
+			t.Errorf("CronWorkflow %s: %v", cw.Name, err)
+		}
+	}
+}
+
+func loadTemplates(t *testing.T, files map[string][]byte) *argo.Templates {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts, err := argo.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Validate(); err != nil {
+		t.Fatalf("deployed WorkflowTemplates: %v", err)
+	}
+	return ts
+}
+
+// TestFilesParse: every YAML file in deploy/ is well-formed, document by document.
+func TestFilesParse(t *testing.T) {
+	files, err := filepath.Glob("*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, doc := range bytes.Split(data, []byte("\n---\n")) {
+			var v map[string]any
+			if err := yaml.Unmarshal(doc, &v); err != nil || v["kind"] == nil {
+				t.Errorf("%s: document %d: %v (kind %v)", f, i+1, err, v["kind"])
+			}
+		}
+	}
+}

@@ -1,0 +1,343 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rehearsal-dev/rehearsal/fixtures"
+	"github.com/rehearsal-dev/rehearsal/internal/argo"
+	"github.com/rehearsal-dev/rehearsal/internal/catalog"
+	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
+	"github.com/rehearsal-dev/rehearsal/internal/rules"
+	"github.com/rehearsal-dev/rehearsal/internal/runner"
+	"github.com/rehearsal-dev/rehearsal/internal/sample"
+	"github.com/rehearsal-dev/rehearsal/internal/stepcmd"
+	"github.com/rehearsal-dev/rehearsal/internal/version"
+	"github.com/rehearsal-dev/rehearsal/internal/workspace"
+	"github.com/rehearsal-dev/rehearsal/steps/classify"
+	"github.com/rehearsal-dev/rehearsal/steps/coordinate"
+	"github.com/rehearsal-dev/rehearsal/steps/gate"
+	"github.com/rehearsal-dev/rehearsal/steps/packet"
+)
+
+// The demo change: the sample history's destructive migration on the critical
+// api service, against the commit before it.
+const (
+	demoBase = "app"
+	demoHead = "migration"
+)
+
+// source selects the change: the demo, a repository and two revisions, or an event.
+type source struct {
+	demo             bool
+	repo, base, head string
+	event, eventName string
+	catalog, request string
+	rules, workspace string
+	keyFile          string
+	approvals        approveFlags
+	argo             argo.Options
+}
+
+func (s *source) flags(fs *flag.FlagSet, withApprovals bool) {
+	fs.StringVar(&s.workspace, "workspace", ".", "workspace `dir` for the run's files")
+	fs.BoolVar(&s.demo, "demo", false, "run on the bundled sample repository (fixtures/sample)")
+	fs.StringVar(&s.repo, "repo", "", "git repository `dir`")
+	fs.StringVar(&s.base, "base", "", "base `revision`")
+	fs.StringVar(&s.head, "head", "", "head `revision`")
+	fs.StringVar(&s.event, "event", "", "GitHub push or pull_request event JSON `file`")
+	fs.StringVar(&s.eventName, "event-name", "", "event `name` (push|pull_request); default: told from the payload")
+	fs.StringVar(&s.catalog, "catalog", "services.yaml", "service catalog `file`")
+	fs.StringVar(&s.rules, "rules", "rules", "rules `dir`")
+	fs.StringVar(&s.request, "request", "", "plain-language request `text`, recorded in change.json")
+	fs.StringVar(&s.argo.Namespace, "namespace", "", "`namespace` of the emitted Workflow")
+	if withApprovals {
+		fs.StringVar(&s.keyFile, "key-file", "", "ed25519 signing key `file` (PEM PKCS#8); default: a local key under the workspace")
+		fs.Var(&s.approvals, "approve", "approve a gate as a user, `GATE=USER` (repeatable)")
+	}
+}
+
+func (s *source) check() error {
+	modes := 0
+	for _, on := range []bool{s.demo, s.repo != "" || s.base != "" || s.head != "", s.event != ""} {
+		if on {
+			modes++
+		}
+	}
+	switch {
+	case modes != 1 && !(s.event != "" && s.repo != "" && s.base == "" && s.head == ""):
+		return exitcode.Inputf("give exactly one of --demo, --repo DIR --base REV --head REV, or --event FILE")
+	case s.repo != "" && s.event == "" && (s.base == "" || s.head == ""):
+		return exitcode.Inputf("--repo needs both --base and --head")
+	}
+	return nil
+}
+
+// approveFlags collects --approve GATE=USER.
+type approveFlags []struct{ gate, user string }
+
+func (a *approveFlags) String() string { return "" }
+func (a *approveFlags) Set(v string) error {
+	g, u, ok := strings.Cut(v, "=")
+	if !ok || g == "" || u == "" {
+		return fmt.Errorf("want GATE=USER, got %q", v)
+	}
+	*a = append(*a, struct{ gate, user string }{g, u})
+	return nil
+}
+
+// runCmd is `rehearsal run`.
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var s source
+	fl := flag.NewFlagSet("run", flag.ContinueOnError)
+	s.flags(fl, true)
+	if err := stepcmd.Parse(fl, args, stderr); err != nil {
+		return err
+	}
+	if err := s.check(); err != nil {
+		return err
+	}
+	log := stepcmd.Logger(stderr)
+	if err := s.prepare(ctx, log); err != nil {
+		return err
+	}
+	if s.demo {
+		defer os.RemoveAll(filepath.Dir(s.repo))
+	}
+	if err := s.plan(ctx, log); err != nil {
+		return err
+	}
+	for _, a := range s.approvals {
+		if err := decide(ctx, s.workspace, a.gate, a.user, gate.Approve, "", stdout); err != nil {
+			return err
+		}
+	}
+	return continueRun(ctx, s.workspace, s.keyFile, stdout, log)
+}
+
+// prepare checks the workspace is free and, for --demo, generates the sample
+// repository and catalog in a temporary directory.
+func (s *source) prepare(ctx context.Context, log *slog.Logger) error {
+	if _, err := os.Stat(filepath.Join(s.workspace, workspace.ChangeFile)); err == nil {
+		return exitcode.Inputf("workspace %s already holds a run (%s); use a new --workspace or remove it", s.workspace, workspace.ChangeFile)
+	}
+	if !s.demo {
+		return nil
+	}
+	tmp, err := os.MkdirTemp("", "rehearsal-demo-")
+	if err != nil {
+		return exitcode.Infrastructure(err)
+	}
+	repo := filepath.Join(tmp, "repo")
+	if _, err := sample.Generate(ctx, fixtures.Sample(), repo); err != nil {
+		os.RemoveAll(tmp)
+		return exitcode.Infrastructure(fmt.Errorf("generate the sample repository: %w", err))
+	}
+	cat, err := fs.ReadFile(fixtures.Sample(), fixtures.SampleCatalog)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return exitcode.Infrastructure(err)
+	}
+	s.catalog = filepath.Join(tmp, fixtures.SampleCatalog)
+	if err := os.WriteFile(s.catalog, cat, 0o644); err != nil {
+		os.RemoveAll(tmp)
+		return exitcode.Infrastructure(err)
+	}
+	s.repo, s.base, s.head = repo, demoBase, demoHead
+	log.Info("sample repository generated", "change", demoBase+".."+demoHead)
+	return nil
+}
+
+// plan runs classify and coordinate into the workspace, with an audit entry each.
+func (s *source) plan(ctx context.Context, log *slog.Logger) error {
+	set, err := rules.Load(s.rules)
+	if err != nil {
+		return exitcode.Input(err)
+	}
+	if err := os.MkdirAll(s.workspace, 0o755); err != nil {
+		return exitcode.Infrastructure(err)
+	}
+	start := time.Now()
+	cout, err := classify.Run(ctx, classify.Input{
+		Repo: s.repo, Base: s.base, Head: s.head, EventFile: s.event, EventName: s.eventName,
+		CatalogPath: s.catalog, Rules: set, Request: s.request, Workspace: s.workspace,
+	})
+	if err != nil {
+		return err
+	}
+	if err := audit(s.workspace, "classify", "classify", start, set.Digest, nil, []string{workspace.ChangeFile, workspace.CatalogFile}); err != nil {
+		return err
+	}
+	c := cout.Change
+	log.Info("classified", "classes", strings.Join(c.Classes, ","), "risk", c.Risk, "files", len(c.Files), "services", len(c.Services))
+	cat, err := catalog.Load(filepath.Join(s.workspace, workspace.CatalogFile))
+	if err != nil {
+		return exitcode.Infrastructure(err)
+	}
+	start = time.Now()
+	gout, err := coordinate.Run(ctx, coordinate.Input{Workspace: s.workspace, Rules: set, Catalog: cat, Options: s.argo})
+	if err != nil {
+		return err
+	}
+	outs := []string{workspace.GraphFile}
+	if gout.Workflow != "" {
+		outs = append(outs, workspace.WorkflowFile)
+	}
+	if err := audit(s.workspace, "coordinate", "coordinate", start, set.Digest, []string{workspace.ChangeFile, workspace.CatalogFile}, outs); err != nil {
+		return err
+	}
+	log.Info("coordinated", "nodes", gout.Nodes, "gates", strings.Join(gout.Gates, ","))
+	return nil
+}
+
+// audit records one step's entry with the digests of its inputs and outputs.
+func audit(ws, step, node string, start time.Time, rulesDigest string, inputs, outputs []string) error {
+	e := workspace.AuditEntry{
+		Step: step, Node: node, Start: start.UTC().Format(time.RFC3339), End: time.Now().UTC().Format(time.RFC3339),
+		RulesDigest: rulesDigest, Version: version.Version,
+	}
+	var err error
+	if e.Inputs, err = digests(ws, inputs); err != nil {
+		return err
+	}
+	if e.Outputs, err = digests(ws, outputs); err != nil {
+		return err
+	}
+	if err := workspace.WriteAudit(ws, e); err != nil {
+		return exitcode.Infrastructure(err)
+	}
+	return nil
+}
+
+func digests(ws string, names []string) (map[string]string, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, n := range names {
+		d, err := workspace.FileDigest(filepath.Join(ws, n))
+		if err != nil {
+			return nil, exitcode.Infrastructure(err)
+		}
+		out[filepath.ToSlash(n)] = d
+	}
+	return out, nil
+}
+
+// decide records one person's decision at a gate through the gate step, the
+// same verification the Argo verify node runs.
+func decide(ctx context.Context, ws, gateName, user, decision, comment string, stdout io.Writer) error {
+	start := time.Now()
+	out, err := gate.Run(ctx, gate.Input{Workspace: ws, Gate: gateName, User: user, Decision: decision, Comment: comment, Source: gate.SourceLocal})
+	if err != nil {
+		return err
+	}
+	var g workspace.Graph
+	rulesDigest := ""
+	if workspace.ReadJSON(ws, workspace.GraphFile, &g) == nil {
+		rulesDigest = g.RulesDigest
+	}
+	a := out.Approval
+	if err := audit(ws, "gate", "gate-"+gateName+"."+user, start, rulesDigest,
+		[]string{workspace.GraphFile, workspace.ChangeFile}, []string{workspace.ApprovalFile(gateName)}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "gate %s: %s recorded %s (%d of %d approvals)\n", gateName, user, decision, len(a.Approvers), gate.Needed(a.Policy))
+	return nil
+}
+
+// continueRun executes what is runnable; then stops at open gates (exit 4) or
+// writes the packet (exit by verdict).
+func continueRun(ctx context.Context, ws, keyFile string, stdout io.Writer, log *slog.Logger) error {
+	r := &runner.Runner{Workspace: ws, Steps: localSteps(), Log: log}
+	res, err := r.Continue(ctx)
+	if err != nil {
+		return exitcode.Infrastructure(err)
+	}
+	if len(res.Failed) > 0 {
+		var ids []string
+		for id := range res.Failed {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		var errs []error
+		for _, id := range ids {
+			errs = append(errs, res.Failed[id])
+		}
+		return errors.Join(errs...)
+	}
+	if len(res.Waiting) > 0 && len(res.Rejected) == 0 {
+		var names []string
+		for _, n := range res.Waiting {
+			names = append(names, n.Gate.Name)
+			var a workspace.Approval
+			_ = workspace.ReadJSON(ws, workspace.ApprovalFile(n.Gate.Name), &a)
+			who := strings.Join(n.Gate.Groups, ", ")
+			if n.Gate.NotAuthor {
+				var c workspace.Change
+				if workspace.ReadJSON(ws, workspace.ChangeFile, &c) == nil && c.Author != "" {
+					who += ", not " + c.Author
+				}
+			}
+			fmt.Fprintf(stdout, "stopped at gate %q (tier %s): needs %d approval(s) from %s; %d so far\n",
+				n.Gate.Name, n.Gate.Tier, gate.Needed(*n.Gate), who, len(a.Approvers))
+			fmt.Fprintf(stdout, "  approve: rehearsal approve --workspace %s --gate %s --as USER --decision approve --comment TEXT\n", ws, n.Gate.Name)
+		}
+		return exitcode.Wrap(exitcode.Pending, fmt.Errorf("awaiting approval at gate %s", strings.Join(names, ", ")))
+	}
+	pout, err := packet.Run(ctx, packet.Input{Workspace: ws, KeyFile: keyFile, Version: version.Version})
+	if err != nil {
+		return err
+	}
+	for _, w := range pout.Warnings {
+		log.Warn(w)
+	}
+	fmt.Fprintf(stdout, "verdict: %s (%s)\npacket: %s (key %s)\n", pout.Verdict, pout.Reason,
+		filepath.Join(ws, workspace.PacketMD), pout.KeyID)
+	if code := pout.ExitCode(); code != exitcode.OK {
+		return exitcode.Wrap(code, fmt.Errorf("verdict %s: %s", pout.Verdict, pout.Reason))
+	}
+	return nil
+}
+
+// localSteps are the in-process executors of routed steps. The specialist steps
+// (mask, scan, plan) register here when they exist; until then no rule routes
+// them, and a graph naming one is refused by the coordinator.
+func localSteps() map[string]runner.StepFunc {
+	return map[string]runner.StepFunc{}
+}
+
+// approveCmd is `rehearsal approve`.
+func approveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var ws, gateName, user, decision, comment, keyFile string
+	fl := flag.NewFlagSet("approve", flag.ContinueOnError)
+	fl.StringVar(&ws, "workspace", ".", "workspace `dir` of the run")
+	fl.StringVar(&gateName, "gate", "", "gate `name`")
+	fl.StringVar(&user, "as", "", "the approver's user `name`")
+	fl.StringVar(&decision, "decision", gate.Approve, "approve|reject")
+	fl.StringVar(&comment, "comment", "", "why (`text`)")
+	fl.StringVar(&keyFile, "key-file", "", "ed25519 signing key `file` for the packet")
+	if err := stepcmd.Parse(fl, args, stderr); err != nil {
+		return err
+	}
+	if gateName == "" || user == "" {
+		return exitcode.Inputf("approve needs --gate NAME and --as USER")
+	}
+	if _, err := os.Stat(filepath.Join(ws, workspace.GraphFile)); err != nil {
+		return exitcode.Inputf("workspace %s holds no run (%s missing); start one with rehearsal run", ws, workspace.GraphFile)
+	}
+	if err := decide(ctx, ws, gateName, user, decision, comment, stdout); err != nil {
+		return err
+	}
+	return continueRun(ctx, ws, keyFile, stdout, stepcmd.Logger(stderr))
+}

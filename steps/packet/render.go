@@ -1,0 +1,203 @@
+package packet
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/rehearsal-dev/rehearsal/internal/catalog"
+	"github.com/rehearsal-dev/rehearsal/internal/workspace"
+	"github.com/rehearsal-dev/rehearsal/steps/gate"
+)
+
+// Render writes packet.md for people: the verdict first, then the change, the
+// rules that fired, the graph, each gate's decisions, findings, the audit trail
+// and the file digests. files are the digests of the other covered files.
+func Render(p Packet, cat *catalog.Catalog, findings *Findings, files map[string]string) []byte {
+	var b bytes.Buffer
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+
+	w("# Release packet: %s\n\n", strings.ToUpper(p.Verdict))
+	w("**Verdict: %s** — %s\n\n", p.Verdict, p.Reason)
+	w("- Signed with ed25519 key `%s`; check it with `rehearsal packet verify <dir>`.\n", p.KeyID)
+	w("- Rules: `%s`\n- Catalog: `%s`\n- Tool version: `%s`\n\n", p.RulesDigest, p.CatalogDigest, p.ToolVersion)
+
+	c := p.Change
+	w("## Change\n\n")
+	w("- Author: %s\n", cell(c.Author))
+	switch c.Source.Kind {
+	case "event":
+		w("- Source: %s event, %s..%s %s\n", cell(c.Source.Event), short(c.Source.Base), short(c.Source.Head), cell(c.Source.Ref))
+	default:
+		w("- Source: %s..%s\n", short(c.Source.Base), short(c.Source.Head))
+	}
+	if c.Request != "" {
+		w("- Request: %s\n", cell(c.Request))
+	}
+	w("- Classes: %s\n", list(c.Classes))
+	w("- Risk: **%s**\n\n", c.Risk)
+
+	if len(c.Services) > 0 {
+		w("### Services\n\n| Service | Tier | Owners |\n|---|---|---|\n")
+		for _, s := range c.Services {
+			var owners []string
+			for _, o := range s.Owners {
+				owners = append(owners, fmt.Sprintf("%s (%s)", o, strings.Join(members(cat, o), ", ")))
+			}
+			w("| %s | %s | %s |\n", cell(s.Name), cell(s.Tier), cell(strings.Join(owners, "; ")))
+		}
+		w("\n")
+	}
+
+	w("### Files changed (%d)\n\n", len(c.Files))
+	if len(c.Files) > 0 {
+		w("| Path | Status | Kind | + | − | Destructive |\n|---|---|---|---|---|---|\n")
+		for _, f := range c.Files {
+			path := f.Path
+			if f.OldPath != "" {
+				path = f.OldPath + " → " + f.Path
+			}
+			w("| %s | %s | %s | %d | %d | %s |\n", cell(path), f.Status, cell(f.Kind), f.Added, f.Removed, yes(f.Destructive))
+		}
+		w("\n")
+	}
+
+	w("### Rules that fired (%d)\n\n", len(c.Rules))
+	for _, r := range c.Rules {
+		w("- `%s` — %s\n", r.ID, cell(r.Message))
+	}
+	if len(c.Rules) == 0 {
+		w("None.\n")
+	}
+	w("\n")
+
+	w("## Graph\n\n| Node | Step | After | Gate | Rules |\n|---|---|---|---|---|\n")
+	for _, n := range p.Graph.Nodes {
+		g := ""
+		if n.Gate != nil {
+			g = n.Gate.Name + " (" + n.Gate.Tier + ")"
+		}
+		w("| %s | %s | %s | %s | %s |\n", cell(n.ID), cell(n.Step), cell(strings.Join(n.DependsOn, ", ")), cell(g), cell(strings.Join(n.Rules, ", ")))
+	}
+	w("\n")
+
+	w("## Gates\n\n")
+	byGate := map[string]workspace.Approval{}
+	for _, a := range p.Approvals {
+		byGate[a.Gate] = a
+	}
+	gates := 0
+	for _, n := range p.Graph.Nodes {
+		if n.Gate == nil {
+			continue
+		}
+		gates++
+		g := n.Gate
+		w("### %s\n\n", g.Name)
+		w("Policy: %s — %d distinct approver(s) from %s", g.Tier, gate.Needed(*g), list(g.Groups))
+		if g.NotAuthor {
+			w(", not the change's author")
+		}
+		if g.Timeout != "" {
+			w("; rejects after %s", g.Timeout)
+		}
+		w(".\n\n")
+		a, ok := byGate[g.Name]
+		if !ok {
+			w("Decision: **pending** — no decision recorded yet.\n\n")
+			continue
+		}
+		verified := "not verified"
+		if a.Verified {
+			verified = "verified"
+		}
+		w("Decision: **%s** (%s) — %s\n\n", a.Decision, verified, cell(a.Reason))
+		if len(a.Records) > 0 {
+			w("| Who | Decision | Through | Comment |\n|---|---|---|---|\n")
+			for _, r := range a.Records {
+				w("| %s | %s | %s | %s |\n", cell(r.User), r.Decision, cell(r.Source), cell(r.Comment))
+			}
+			w("\n")
+		}
+	}
+	if gates == 0 {
+		w("No gate was required.\n\n")
+	}
+
+	if findings != nil {
+		blockers := findings.Blockers()
+		w("## Findings\n\n%d finding(s), %d unexcepted blocker(s).\n\n", len(findings.Findings), len(blockers))
+		if len(blockers) > 0 {
+			w("| Rule | Where | Message |\n|---|---|---|\n")
+			for _, f := range blockers {
+				where := f.File
+				if f.Line > 0 {
+					where = fmt.Sprintf("%s:%d", f.File, f.Line)
+				}
+				w("| %s | %s | %s |\n", cell(f.Rule), cell(where), cell(f.Message))
+			}
+			w("\n")
+		}
+	}
+
+	w("## Audit\n\n")
+	if len(p.Audit) == 0 {
+		w("No audit entries.\n\n")
+	} else {
+		w("| Node | Step | Image | Start | End | Exit |\n|---|---|---|---|---|---|\n")
+		for _, e := range p.Audit {
+			w("| %s | %s | %s | %s | %s | %d |\n", cell(e.Node), cell(e.Step), cell(e.Image), e.Start, e.End, e.ExitCode)
+		}
+		w("\n")
+	}
+
+	w("## File digests\n\n| File | SHA-256 |\n|---|---|\n")
+	paths := make([]string, 0, len(files))
+	for k := range files {
+		paths = append(paths, k)
+	}
+	sort.Strings(paths)
+	for _, k := range paths {
+		w("| %s | `%s` |\n", cell(k), strings.TrimPrefix(files[k], "sha256:"))
+	}
+	w("\npacket.md itself is covered by packet.json; packet.json by packet.sig.\n")
+	return b.Bytes()
+}
+
+func members(cat *catalog.Catalog, group string) []string {
+	if cat == nil {
+		return nil
+	}
+	m := append([]string{}, cat.Members(group)...)
+	sort.Strings(m)
+	return m
+}
+
+// cell makes text safe inside a Markdown table cell or list item.
+func cell(s string) string {
+	s = strings.ReplaceAll(s, "\r", " ")
+	s = strings.ReplaceAll(s, "\n", " ")
+	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+func list(xs []string) string {
+	if len(xs) == 0 {
+		return "none"
+	}
+	return cell(strings.Join(xs, ", "))
+}
+
+func short(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return ""
+}
