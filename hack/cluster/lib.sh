@@ -110,13 +110,16 @@ check_daemon() {
 start_workflow_controller() {
 	local tuning=()
 	if [[ $1 != 0 ]]; then
-		# DEFAULT_REQUEUE_TIME: how long the controller waits before it looks at
-		# a workflow again after a change (10s by default; 1s is the floor its
-		# source recommends, so the informer has caught up).
+		# DEFAULT_REQUEUE_TIME: the controller's per-workflow rate limit; every
+		# pod event waits this long before the workflow is looked at again (10s
+		# by default). Argo's source suggests 1s as a floor so the informer has
+		# caught up; on a single node with the informer write-back (the
+		# default) 200ms measured ~1s faster per DAG level than 1s, with no
+		# update conflicts in the log.
 		# RESOURCE_STATE_CHECK_INTERVAL: how often a resource template (the
 		# coordinator creating the child Workflow) polls the object it created
 		# (5s by default).
-		tuning=(DEFAULT_REQUEUE_TIME=1s RESOURCE_STATE_CHECK_INTERVAL=1s)
+		tuning=(DEFAULT_REQUEUE_TIME=200ms RESOURCE_STATE_CHECK_INTERVAL=1s)
 		log "workflow-controller: tuned (${tuning[*]})"
 	else
 		log "workflow-controller: Argo's default timings"

@@ -184,9 +184,9 @@ func compareDecisions(p packet.Packet, c *workspace.Change, g *workspace.Graph, 
 		y, inB := nb[id]
 		switch {
 		case !inA:
-			out = append(out, fmt.Sprintf("node %s is new (rules %s)", id, strings.Join(y.Rules, ", ")))
+			out = append(out, fmt.Sprintf("node %s is new: rule %s now puts it there", id, strings.Join(y.Rules, ", ")))
 		case !inB:
-			out = append(out, fmt.Sprintf("node %s is gone (recorded rules %s)", id, strings.Join(x.Rules, ", ")))
+			out = append(out, fmt.Sprintf("node %s is gone: rule %s no longer puts it there", id, strings.Join(x.Rules, ", ")))
 		case !same(x, y):
 			out = append(out, fmt.Sprintf("node %s changed (rules %s)", id, strings.Join(y.Rules, ", ")))
 		}
