@@ -224,13 +224,17 @@ main() {
 	remove_chains
 	remove_cgroups
 	restore_host_state
+	if [[ -d $RUN_DIR/logs ]]; then
+		rm -rf "$LAST_LOGS_DIR"
+		mv "$RUN_DIR/logs" "$LAST_LOGS_DIR"
+	fi
 	if [[ -e $RUN_DIR ]]; then
 		rm -rf --one-file-system "$RUN_DIR" || warn "could not remove $RUN_DIR"
 	fi
 	rm -f "$KUBECONFIG_FILE"
 	if ((warnings == 0)); then
 		rm -rf "$STATE_DIR"
-		log "cluster torn down in $(since "$t0")s; the host is as it was"
+		log "cluster torn down in $(since "$t0")s; the host is as it was (logs kept in ${LAST_LOGS_DIR#"$REPO_ROOT"/})"
 	else
 		die "teardown finished with $warnings warning(s) above; kept $STATE_DIR so a rerun of down.sh can finish the job"
 	fi

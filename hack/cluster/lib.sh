@@ -10,6 +10,7 @@ CACHE_DIR=$REPO_ROOT/.cache/cluster
 RUN_DIR=$CACHE_DIR/run        # everything of one running cluster; removed by down.sh
 STATE_DIR=$CACHE_DIR/state    # what the host looked like before up.sh; survives a crash
 KUBECONFIG_FILE=$CACHE_DIR/kubeconfig
+LAST_LOGS_DIR=$CACHE_DIR/last-run-logs # the logs of the last cluster, kept by down.sh
 
 K8S_VERSION=v1.33.5
 ARGO_VERSION=v3.7.18

@@ -3,8 +3,10 @@
 # imports a trivial step image, runs a one-step Workflow, a Workflow with a
 # workspace volume and an approval gate that is resumed through argo
 # server's REST API with a ServiceAccount's bearer token (the call the UI's
-# "Resume" makes), and one- and three-level DAGs; then tears everything
-# down. Any failure fails the script, loudly, after printing what it knows.
+# "Resume" makes), a Workflow whose step fails (it must end Failed), and one-
+# and three-level DAGs; then tears everything down. Any failure fails the
+# script, loudly, after printing what it knows; the logs stay in
+# .cache/cluster/last-run-logs.
 #
 # usage: hack/cluster/smoke.sh [--keep] [--measure-tuning]
 #   --keep            leave the cluster running (hack/cluster/down.sh later)
@@ -24,6 +26,7 @@ done
 
 TIMINGS=$CACHE_DIR/smoke-timings.txt
 STEP_IMAGE_PKG=./cmd/smokestep # in the hack/cluster module
+WORKFLOW_TIMEOUT=300
 WORK=$(mktemp -d)
 current_wf=""
 
@@ -67,6 +70,20 @@ node_phase() { node_field "$1" "$2" phase; }
 # node_is WORKFLOW NODE PHASE (for wait_for, which reruns it)
 node_is() { [[ $(node_phase "$1" "$2") == "$3" ]]; }
 
+# wait_workflow NAME waits (at most WORKFLOW_TIMEOUT seconds) until the
+# workflow has finished, whatever its phase.
+# (argo wait also exits non-zero when the workflow did not succeed; callers
+# check the phase).
+wait_workflow() {
+	local rc=0
+	timeout "$WORKFLOW_TIMEOUT" argo --kubeconfig "$KUBECONFIG_FILE" -n "$NAMESPACE" wait "$1" >/dev/null || rc=$?
+	if ((rc == 124)); then
+		die "workflow $1 did not finish within ${WORKFLOW_TIMEOUT}s (phase: $(phase "$1"))"
+	fi
+	[[ -n $(kubectl_ -n "$NAMESPACE" get workflow "$1" -o 'jsonpath={.status.finishedAt}') ]] ||
+		die "argo wait $1 exited $rc before the workflow finished"
+}
+
 # resolve FILE: the workflow with its ko:// image resolved, into WORK.
 resolve() {
 	"$HACK_DIR/resolve.sh" "$HACK_DIR/testdata/$1" >"$WORK/$1" || die "resolve.sh $1 failed"
@@ -81,7 +98,7 @@ run_workflow() {
 	t=$(now)
 	name=$(argo --kubeconfig "$KUBECONFIG_FILE" -n "$NAMESPACE" submit "$file" -o name) || die "argo submit $1 failed"
 	current_wf=$name
-	argo --kubeconfig "$KUBECONFIG_FILE" -n "$NAMESPACE" wait "$name" >/dev/null || die "argo wait $name failed"
+	wait_workflow "$name"
 	local took
 	took=$(since "$t")
 	[[ $(phase "$name") == Succeeded ]] || die "workflow $name ($1) ended $(phase "$name"), want Succeeded"
@@ -108,7 +125,7 @@ gate_workflow() {
 	body=$(printf '{"namespace":"%s","name":"%s","nodeFieldSelector":"displayName=approve"}' "$NAMESPACE" "$name")
 	curl -fsSk -X PUT "${auth[@]}" -d "$body" "$api/resume" >"$WORK/resume.json" ||
 		die "PUT $api/resume failed: $(curl -sSk -X PUT "${auth[@]}" -d "$body" "$api/resume")"
-	argo --kubeconfig "$KUBECONFIG_FILE" -n "$NAMESPACE" wait "$name" >/dev/null || die "argo wait $name failed"
+	wait_workflow "$name"
 	record "suspend -> REST resume -> Succeeded" "$(since "$t")"
 	[[ $(phase "$name") == Succeeded ]] || die "workflow $name ended $(phase "$name"), want Succeeded"
 	[[ $(node_phase "$name" read) == Succeeded ]] ||
@@ -119,6 +136,19 @@ gate_workflow() {
 	[[ $msg == *rehearsal-approver* ]] ||
 		die "the gate does not record who resumed it (message: '${msg}'), want the approver ServiceAccount"
 	kubectl_ -n "$NAMESPACE" get pvc -o 'jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.spec.volumeName}{"\n"}{end}' >&2
+}
+
+# failing_workflow: a failing step fails the workflow (the e2e tier must see
+# failures, not time out on them).
+failing_workflow() {
+	local file name
+	file=$(resolve failing.yaml)
+	name=$(argo --kubeconfig "$KUBECONFIG_FILE" -n "$NAMESPACE" submit "$file" -o name) || die "argo submit failing.yaml failed"
+	current_wf=$name
+	wait_workflow "$name"
+	[[ $(phase "$name") == Failed ]] || die "workflow $name ended $(phase "$name"), want Failed"
+	current_wf=""
+	log "a failing step fails its workflow: ok ($(node_field "$name" "$name" message))"
 }
 
 measure_dags() {
@@ -152,6 +182,7 @@ main() {
 	record "one-step workflow (cold: first pod on the node)" "$(run_workflow one-step.yaml)"
 	record "one-step workflow (warm)" "$(run_workflow one-step.yaml)"
 	gate_workflow
+	failing_workflow
 	measure_dags tuned
 	if ((measure_tuning)); then
 		restart_controller 0

@@ -381,11 +381,26 @@ argo_server_ready() {
 	[[ $code == 200 || $code == 401 ]]
 }
 
+# on_exit tears a half-started cluster down again, unless
+# REHEARSAL_KEEP_FAILED=1; down.sh keeps the logs.
+on_exit() {
+	local rc=$?
+	((rc == 0)) && return 0
+	if [[ ${REHEARSAL_KEEP_FAILED:-0} == 1 ]]; then
+		log "up.sh failed; the cluster is left as it is (REHEARSAL_KEEP_FAILED=1); logs in ${RUN_DIR#"$REPO_ROOT"/}/logs"
+		return "$rc"
+	fi
+	log "up.sh failed; tearing down what it started"
+	"$HACK_DIR/down.sh" || true
+	return "$rc"
+}
+
 main() {
 	local t0 t
 	t0=$(now)
 	install_packages
 	preflight
+	trap on_exit EXIT
 	"$HACK_DIR/build.sh"
 	save_host_state
 	mkdir -p "$RUN_DIR"
