@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -91,6 +92,7 @@ func Render(g *workspace.Graph, opts Options) (*wfv1.Workflow, error) {
 		}
 		if n.Gate != nil {
 			params = append(params, wfv1.Parameter{Name: "gate", Value: wfv1.AnyStringPtr(n.Gate.Name)})
+			params = append(params, wfv1.Parameter{Name: "approvers", Value: wfv1.AnyStringPtr(strconv.Itoa(max(1, n.Gate.Approvers)))})
 			if n.Gate.Timeout != "" {
 				params = append(params, wfv1.Parameter{Name: "timeout", Value: wfv1.AnyStringPtr(n.Gate.Timeout)})
 			}

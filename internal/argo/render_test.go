@@ -50,9 +50,9 @@ func TestRender(t *testing.T) {
 		got = append(got, task{tk.Name, tk.TemplateRef.Name + "/" + tk.TemplateRef.Template, tk.Depends, strings.Join(args, ",")})
 	}
 	want := []task{
-		{"gate-migration", "rehearsal-gate/gate", "", "gate=migration"},
+		{"gate-migration", "rehearsal-gate/gate", "", "gate=migration,approvers=2"},
 		{"report-a", "rehearsal-packet/packet", "gate-migration", ""},
-		{"gate-promote", "rehearsal-gate/gate", "gate-migration && report-a", "gate=promote,timeout=1h"},
+		{"gate-promote", "rehearsal-gate/gate", "gate-migration && report-a", "gate=promote,approvers=1,timeout=1h"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("Render tasks = %+v, want %+v", got, want)

@@ -68,7 +68,7 @@ func TestInputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{"gate": true, "timeout": false}
+	want := map[string]bool{"gate": true, "approvers": false, "timeout": false}
 	if got := ts.Inputs("gate"); !maps.Equal(got, want) {
 		t.Errorf("Inputs(gate) = %v, want %v", got, want)
 	}

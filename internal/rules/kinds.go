@@ -197,6 +197,10 @@ func decodeClassify(scope string, n *yaml.Node, at func(*yaml.Node) yamlsrc.Pos,
 	return e
 }
 
+// MaxApprovers is how many distinct approvers a gate can require: the gate
+// WorkflowTemplate has that many approval rounds.
+const MaxApprovers = 2
+
 // Classes are the change classes classify rules may add.
 var Classes = []string{"docs", "config", "app", "db-migration", "infra", "dependency", "mixed"}
 
@@ -254,9 +258,9 @@ func decodeGate(_ string, n *yaml.Node, at func(*yaml.Node) yamlsrc.Pos, l *diag
 	if !g.Owners && len(g.Groups) == 0 {
 		l.Add(file, p.Line, p.Col, "gate %q names no approvers: set owners: true or groups", g.Name)
 	}
-	if g.Approvers < 0 || g.Approvers > 5 {
+	if g.Approvers < 0 || g.Approvers > MaxApprovers {
 		pa := at(yamlsrc.Get(gn, "approvers"))
-		l.Add(file, pa.Line, pa.Col, "gate %q: approvers must be between 1 and 5", g.Name)
+		l.Add(file, pa.Line, pa.Col, "gate %q: approvers must be 1 or %d (the gate template has %d approval rounds)", g.Name, MaxApprovers, MaxApprovers)
 	}
 	if g.Timeout != "" {
 		if d, err := time.ParseDuration(g.Timeout); err != nil || d <= 0 {

@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rehearsal-dev/rehearsal/internal/catalog"
 	"github.com/rehearsal-dev/rehearsal/internal/rules"
 	"github.com/rehearsal-dev/rehearsal/internal/sample"
+	"github.com/rehearsal-dev/rehearsal/internal/workspace"
+	"github.com/rehearsal-dev/rehearsal/steps/coordinate"
 )
 
 // The benchmark change: 10,000 changed files across 50 services — 9,700
@@ -250,6 +253,37 @@ func BenchmarkGitNumstat10k(b *testing.B) {
 		}
 		if n := strings.Count(string(out), "\n"); n != benchFiles {
 			b.Fatalf("git diff --numstat listed %d files, want %d", n, benchFiles)
+		}
+	}
+}
+
+// BenchmarkClassifyCoordinate10k is the measure: classify and then
+// coordinate (plan, render and validate the Workflow, write graph.json and
+// workflow.yaml) on the same 10,000-file change and 200 rules. Compare with
+// BenchmarkGitNumstat10k; the goal is at most 2×.
+func BenchmarkClassifyCoordinate10k(b *testing.B) {
+	env := benchSetup(b)
+	ws := b.TempDir()
+	set, err := rules.Load(env.rules)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		// The rule set is loaded inside the loop, as each binary loads it.
+		set, err = rules.Load(env.rules)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Run(context.Background(), Input{Repo: env.repo, Base: "base", Head: "head", CatalogPath: env.catalog, Rules: set, Workspace: ws}); err != nil {
+			b.Fatal(err)
+		}
+		cat, err := catalog.Load(filepath.Join(ws, workspace.CatalogFile))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := coordinate.Run(context.Background(), coordinate.Input{Workspace: ws, Rules: set, Catalog: cat}); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

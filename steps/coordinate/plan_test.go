@@ -154,8 +154,8 @@ func TestPlanGatePolicy(t *testing.T) {
 			workspace.Gate{Name: "g", Tier: "critical", Groups: []string{"team-api"}, Approvers: 2, NotAuthor: true, Timeout: "1h"}},
 		{"high defaults to one approver", "{name: g, tier: high, owners: true}",
 			workspace.Gate{Name: "g", Tier: "high", Groups: []string{"team-api"}, Approvers: 1}},
-		{"owners and explicit groups, sorted", "{name: g, tier: medium, owners: true, groups: [release], approvers: 3}",
-			workspace.Gate{Name: "g", Tier: "medium", Groups: []string{"release", "team-api"}, Approvers: 3}},
+		{"owners and explicit groups, sorted", "{name: g, tier: medium, owners: true, groups: [release], approvers: 2}",
+			workspace.Gate{Name: "g", Tier: "medium", Groups: []string{"release", "team-api"}, Approvers: 2}},
 		{"explicit groups only", "{name: g, tier: high, groups: [team-web]}",
 			workspace.Gate{Name: "g", Tier: "high", Groups: []string{"team-web"}, Approvers: 1}},
 	}
