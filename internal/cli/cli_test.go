@@ -81,6 +81,20 @@ func TestDemoFlow(t *testing.T) {
 	if !strings.Contains(out, "verdict: approved") {
 		t.Errorf("final approve output:\n%s", out)
 	}
+	var p packet.Packet
+	if err := workspace.ReadJSON(ws, workspace.PacketFile, &p); err != nil {
+		t.Fatal(err)
+	}
+	var nodes []string
+	for _, e := range p.Audit {
+		nodes = append(nodes, e.Node)
+		if e.Step == "classify" && e.Outputs[workspace.ChangeFile] == "" {
+			t.Errorf("classify audit entry lacks the change.json digest: %+v", e)
+		}
+	}
+	if got, want := strings.Join(nodes, ","), "classify,coordinate,gate-migration.bob,gate-migration.frank"; got != want {
+		t.Errorf("packet audit nodes = %s, want %s", got, want)
+	}
 	out, _ = mustCode(t, exitcode.OK, "packet", "verify", ws)
 	if !strings.Contains(out, "verified: verdict approved") {
 		t.Errorf("verify output:\n%s", out)

@@ -175,7 +175,7 @@ func (s *source) plan(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := audit(s.workspace, "classify", "classify", start, set.Digest, nil, []string{workspace.ChangeFile, workspace.CatalogFile}); err != nil {
+	if err := stepcmd.Audit(s.workspace, "classify", "classify", start, set.Digest, nil, []string{workspace.ChangeFile, workspace.CatalogFile}); err != nil {
 		return err
 	}
 	c := cout.Change
@@ -193,45 +193,11 @@ func (s *source) plan(ctx context.Context, log *slog.Logger) error {
 	if gout.Workflow != "" {
 		outs = append(outs, workspace.WorkflowFile)
 	}
-	if err := audit(s.workspace, "coordinate", "coordinate", start, set.Digest, []string{workspace.ChangeFile, workspace.CatalogFile}, outs); err != nil {
+	if err := stepcmd.Audit(s.workspace, "coordinate", "coordinate", start, set.Digest, []string{workspace.ChangeFile, workspace.CatalogFile}, outs); err != nil {
 		return err
 	}
 	log.Info("coordinated", "nodes", gout.Nodes, "gates", strings.Join(gout.Gates, ","))
 	return nil
-}
-
-// audit records one step's entry with the digests of its inputs and outputs.
-func audit(ws, step, node string, start time.Time, rulesDigest string, inputs, outputs []string) error {
-	e := workspace.AuditEntry{
-		Step: step, Node: node, Start: start.UTC().Format(time.RFC3339), End: time.Now().UTC().Format(time.RFC3339),
-		RulesDigest: rulesDigest, Version: version.Version,
-	}
-	var err error
-	if e.Inputs, err = digests(ws, inputs); err != nil {
-		return err
-	}
-	if e.Outputs, err = digests(ws, outputs); err != nil {
-		return err
-	}
-	if err := workspace.WriteAudit(ws, e); err != nil {
-		return exitcode.Infrastructure(err)
-	}
-	return nil
-}
-
-func digests(ws string, names []string) (map[string]string, error) {
-	if len(names) == 0 {
-		return nil, nil
-	}
-	out := map[string]string{}
-	for _, n := range names {
-		d, err := workspace.FileDigest(filepath.Join(ws, n))
-		if err != nil {
-			return nil, exitcode.Infrastructure(err)
-		}
-		out[filepath.ToSlash(n)] = d
-	}
-	return out, nil
 }
 
 // decide records one person's decision at a gate through the gate step, the
@@ -248,7 +214,7 @@ func decide(ctx context.Context, ws, gateName, user, decision, comment string, s
 		rulesDigest = g.RulesDigest
 	}
 	a := out.Approval
-	if err := audit(ws, "gate", "gate-"+gateName+"."+user, start, rulesDigest,
+	if err := stepcmd.Audit(ws, "gate", "gate-"+gateName+"."+user, start, rulesDigest,
 		[]string{workspace.GraphFile, workspace.ChangeFile}, []string{workspace.ApprovalFile(gateName)}); err != nil {
 		return err
 	}

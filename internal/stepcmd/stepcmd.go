@@ -15,8 +15,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
+	"github.com/rehearsal-dev/rehearsal/internal/version"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 )
 
@@ -102,3 +104,14 @@ func (p Progress) Report(done, total int) {
 
 // Func returns Report as a plain function for step inputs.
 func (p Progress) Func() func(done, total int) { return p.Report }
+
+// Audit records the step's audit entry in the workspace (audit/<node>.json):
+// when it ran, the rules digest, and the digests of the files it read and
+// wrote. The packet gathers these entries.
+func Audit(ws, step, node string, start time.Time, rulesDigest string, inputs, outputs []string) error {
+	e := workspace.AuditEntry{Step: step, Node: node, Start: start.UTC().Format(time.RFC3339), RulesDigest: rulesDigest, Version: version.Version}
+	if err := workspace.Record(ws, e, inputs, outputs); err != nil {
+		return exitcode.Infrastructure(fmt.Errorf("record audit entry: %w", err))
+	}
+	return nil
+}

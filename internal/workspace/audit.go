@@ -92,3 +92,35 @@ func ReadAudit(dir string) ([]AuditEntry, error) {
 	})
 	return out, nil
 }
+
+// Record completes e with the digests of the named workspace files it read
+// (inputs) and wrote (outputs) — files that do not exist are left out — and
+// writes it. Start must be set; End defaults to now.
+func Record(dir string, e AuditEntry, inputs, outputs []string) error {
+	if e.End == "" {
+		e.End = time.Now().UTC().Format(time.RFC3339)
+	}
+	var err error
+	if e.Inputs, err = digestFiles(dir, inputs); err != nil {
+		return err
+	}
+	if e.Outputs, err = digestFiles(dir, outputs); err != nil {
+		return err
+	}
+	return WriteAudit(dir, e)
+}
+
+func digestFiles(dir string, names []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, n := range names {
+		d, err := FileDigest(filepath.Join(dir, n))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[filepath.ToSlash(n)] = d
+	}
+	return out, nil
+}

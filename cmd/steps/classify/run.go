@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io"
 	"path/filepath"
+	"time"
 
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
 	"github.com/rehearsal-dev/rehearsal/internal/stepcmd"
@@ -38,8 +39,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := stepcmd.Parse(fl, args, stderr); err != nil {
 		return stepcmd.Fail(stderr, name, err)
 	}
+	start := time.Now()
 	out, err := classify.Run(ctx, in)
 	if err != nil {
+		return stepcmd.Fail(stderr, name, err)
+	}
+	if err := stepcmd.Audit(in.Workspace, name, name, start, out.Change.RulesDigest, nil, []string{workspace.ChangeFile, workspace.CatalogFile}); err != nil {
 		return stepcmd.Fail(stderr, name, err)
 	}
 	params := out.Params()

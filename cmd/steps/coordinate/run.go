@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/rehearsal-dev/rehearsal/internal/argo"
 	"github.com/rehearsal-dev/rehearsal/internal/catalog"
@@ -42,8 +43,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := stepcmd.Parse(fl, args, stderr); err != nil {
 		return stepcmd.Fail(stderr, name, err)
 	}
+	start := time.Now()
 	out, err := coordinateRun(ctx, o)
 	if err != nil {
+		return stepcmd.Fail(stderr, name, err)
+	}
+	var g workspace.Graph
+	if err := workspace.ReadJSON(o.workspace, workspace.GraphFile, &g); err != nil {
+		return stepcmd.Fail(stderr, name, exitcode.Infrastructure(err))
+	}
+	if err := stepcmd.Audit(o.workspace, name, name, start, g.RulesDigest,
+		[]string{workspace.ChangeFile, workspace.CatalogFile}, []string{workspace.GraphFile, workspace.WorkflowFile}); err != nil {
 		return stepcmd.Fail(stderr, name, err)
 	}
 	if err := stepcmd.Outputs(o.outputs, out.Params()); err != nil {
