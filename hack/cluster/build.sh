@@ -139,4 +139,4 @@ main() {
 	build_base_images
 }
 
-main "$@"
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi
