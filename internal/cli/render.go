@@ -21,20 +21,8 @@ func renderCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	s.flags(fl, false)
 	fl.StringVar(&s.argo.WorkspaceClaim, "workspace-claim", "", "PersistentVolumeClaim `name` holding the workspace in the cluster")
 	fl.StringVar(&s.argo.ServiceAccount, "service-account", "", "service `account` for pods whose template names none")
-	if err := stepcmd.Parse(fl, args, stderr); err != nil {
-		return err
-	}
-	if err := s.check(); err != nil {
-		return err
-	}
 	log := stepcmd.Logger(stderr)
-	if err := s.prepare(ctx, log); err != nil {
-		return err
-	}
-	if s.demo {
-		defer os.RemoveAll(filepath.Dir(s.repo))
-	}
-	if err := s.plan(ctx, log); err != nil {
+	if err := s.start(ctx, fl, args, stderr, log); err != nil {
 		return err
 	}
 	b, err := os.ReadFile(filepath.Join(s.workspace, workspace.WorkflowFile))

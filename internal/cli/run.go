@@ -101,20 +101,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var s source
 	fl := flag.NewFlagSet("run", flag.ContinueOnError)
 	s.flags(fl, true)
-	if err := stepcmd.Parse(fl, args, stderr); err != nil {
-		return err
-	}
-	if err := s.check(); err != nil {
-		return err
-	}
 	log := stepcmd.Logger(stderr)
-	if err := s.prepare(ctx, log); err != nil {
-		return err
-	}
-	if s.demo {
-		defer os.RemoveAll(filepath.Dir(s.repo))
-	}
-	if err := s.plan(ctx, log); err != nil {
+	if err := s.start(ctx, fl, args, stderr, log); err != nil {
 		return err
 	}
 	for _, a := range s.approvals {
@@ -123,6 +111,24 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	return continueRun(ctx, s.workspace, s.keyFile, stdout, log)
+}
+
+// start parses the flags, checks them, and classifies and coordinates the change
+// into the workspace.
+func (s *source) start(ctx context.Context, fl *flag.FlagSet, args []string, stderr io.Writer, log *slog.Logger) error {
+	if err := stepcmd.Parse(fl, args, stderr); err != nil {
+		return err
+	}
+	if err := s.check(); err != nil {
+		return err
+	}
+	if err := s.prepare(ctx, log); err != nil {
+		return err
+	}
+	if s.demo {
+		defer os.RemoveAll(filepath.Dir(s.repo))
+	}
+	return s.plan(ctx, log)
 }
 
 // prepare checks the workspace is free and, for --demo, generates the sample

@@ -105,31 +105,46 @@ type Routed struct {
 // rule order. Two rules may add the same node only with the same definition.
 func (s *Set) ApplyRoute(c *workspace.Change) ([]*Routed, []workspace.Fired, error) {
 	var out []*Routed
-	var fired []workspace.Fired
 	byID := map[string]*Routed{}
+	fired, err := s.fire(Route, c, func(r *Rule) error {
+		n := r.Effect.Node
+		if prev, ok := byID[n.ID]; ok {
+			if !reflect.DeepEqual(prev.NodeEffect, *n) {
+				return fmt.Errorf("rule %s (%s) adds node %q differently from rule %s (%s)", r.ID, r.Pos(), n.ID, prev.Rules[0].ID, prev.Rules[0].Pos())
+			}
+			prev.Rules = append(prev.Rules, r)
+			return nil
+		}
+		rt := &Routed{NodeEffect: *n, Rules: []*Rule{r}}
+		byID[n.ID] = rt
+		out = append(out, rt)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, fired, nil
+}
+
+// fire evaluates the change-scope rules of kind k on c in order, calls apply
+// for each that fires, and returns the fired rules with their messages.
+func (s *Set) fire(k Kind, c *workspace.Change, apply func(*Rule) error) ([]workspace.Fired, error) {
+	var fired []workspace.Fired
 	vars := map[string]any{"change": c}
-	for _, r := range s.Rules(Route, "") {
+	for _, r := range s.Rules(k, "") {
 		ok, err := r.Eval(vars)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if !ok {
 			continue
 		}
 		fired = append(fired, workspace.Fired{ID: r.ID, Message: message(r)})
-		n := r.Effect.Node
-		if prev, ok := byID[n.ID]; ok {
-			if !reflect.DeepEqual(prev.NodeEffect, *n) {
-				return nil, nil, fmt.Errorf("rule %s (%s) adds node %q differently from rule %s (%s)", r.ID, r.Pos(), n.ID, prev.Rules[0].ID, prev.Rules[0].Pos())
-			}
-			prev.Rules = append(prev.Rules, r)
-			continue
+		if err := apply(r); err != nil {
+			return nil, err
 		}
-		rt := &Routed{NodeEffect: *n, Rules: []*Rule{r}}
-		byID[n.ID] = rt
-		out = append(out, rt)
 	}
-	return out, fired, nil
+	return fired, nil
 }
 
 // Required is a gate some gate rules asked for, merged across rules by name: the
@@ -142,18 +157,8 @@ type Required struct {
 // ApplyGates evaluates the gate rules on c and returns the gates they require.
 func (s *Set) ApplyGates(c *workspace.Change) ([]*Required, []workspace.Fired, error) {
 	var out []*Required
-	var fired []workspace.Fired
 	byName := map[string]*Required{}
-	vars := map[string]any{"change": c}
-	for _, r := range s.Rules(Gates, "") {
-		ok, err := r.Eval(vars)
-		if err != nil {
-			return nil, nil, err
-		}
-		if !ok {
-			continue
-		}
-		fired = append(fired, workspace.Fired{ID: r.ID, Message: message(r)})
+	fired, err := s.fire(Gates, c, func(r *Rule) error {
 		g := *r.Effect.Gate
 		prev, ok := byName[g.Name]
 		if !ok {
@@ -161,7 +166,7 @@ func (s *Set) ApplyGates(c *workspace.Change) ([]*Required, []workspace.Fired, e
 			rq.Groups = append([]string{}, g.Groups...)
 			byName[g.Name] = rq
 			out = append(out, rq)
-			continue
+			return nil
 		}
 		prev.Rules = append(prev.Rules, r)
 		if workspace.RiskRank(g.Tier) > workspace.RiskRank(prev.Tier) {
@@ -176,6 +181,10 @@ func (s *Set) ApplyGates(c *workspace.Change) ([]*Required, []workspace.Fired, e
 		if g.Timeout != "" && (prev.Timeout == "" || shorter(g.Timeout, prev.Timeout)) {
 			prev.Timeout = g.Timeout
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	return out, fired, nil
 }
