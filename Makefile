@@ -41,8 +41,8 @@ demo: build ## run the whole local pipeline on fixtures/ (stops at the gate, app
 .PHONY: test
 test: ## everything CI runs: vet, format check, unit and integration tests, rule tests
 	$(MAKE) lint
-	$(GO) test -count=1 ./...
 	$(GO) run ./cmd/rehearsal rules test rules/
+	$(GO) test -count=1 ./...
 
 .PHONY: bench
 bench: ## benchmarks (classify+coordinate on 10k files vs git diff --numstat; coordinate on 1,000 services)

@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"github.com/rehearsal-dev/rehearsal/internal/catalog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -261,5 +262,13 @@ func TestFilesParse(t *testing.T) {
 				t.Errorf("%s: document %d: %v (kind %v)", f, i+1, err, v["kind"])
 			}
 		}
+	}
+}
+
+// TestCatalogConfigMapSource checks the catalog the kustomization ships as the
+// rehearsal-catalog ConfigMap is a valid catalog.
+func TestCatalogConfigMapSource(t *testing.T) {
+	if _, err := catalog.Load("catalog/services.yaml"); err != nil {
+		t.Fatalf("deploy/catalog/services.yaml: %v", err)
 	}
 }

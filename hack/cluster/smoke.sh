@@ -135,7 +135,13 @@ gate_workflow() {
 	log "gate node message: ${msg:-<none>}"
 	[[ $msg == *rehearsal-approver* ]] ||
 		die "the gate does not record who resumed it (message: '${msg}'), want the approver ServiceAccount"
-	kubectl_ -n "$NAMESPACE" get pvc -o 'jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.spec.volumeName}{"\n"}{end}' >&2
+	# Argo deletes the claim when the workflow ends; the PersistentVolume
+	# keeps the claim's name (reclaim policy Retain).
+	local pv
+	pv=$(kubectl_ get pv -o 'jsonpath={range .items[*]}{.metadata.name}{"\t"}{.spec.claimRef.name}{"\n"}{end}' |
+		awk -F '\t' -v c="$name-workspace" '$2 == c { print $1 }')
+	[[ -n $pv ]] || die "no PersistentVolume was bound to the claim $name-workspace"
+	log "workspace claim $name-workspace was bound to $pv"
 }
 
 # failing_workflow: a failing step fails the workflow (the e2e tier must see
