@@ -6,6 +6,7 @@ replace github.com/olekukonko/tablewriter => github.com/olekukonko/tablewriter v
 
 require (
 	github.com/aquasecurity/trivy v0.74.0
+	github.com/argoproj/argo-rollouts v1.10.1
 	github.com/argoproj/argo-workflows/v3 v3.7.18
 	github.com/brianvoe/gofakeit/v7 v7.18.1
 	github.com/dolthub/go-mysql-server v0.20.0

@@ -36,6 +36,21 @@ type Service struct {
 	DependsOn []string `yaml:"dependsOn,omitempty" json:"dependsOn,omitempty"`
 	Database  string   `yaml:"database,omitempty" json:"database,omitempty"`
 	Manifests []string `yaml:"manifests,omitempty" json:"manifests,omitempty"`
+	// Traffic is how much traffic the service takes: high | normal | low
+	// (empty means normal). Plan rules may choose a strategy by it.
+	Traffic string `yaml:"traffic,omitempty" json:"traffic,omitempty"`
+	// Flags are feature flags that shield code of the service: a change touching
+	// a flag's paths ships behind it.
+	Flags []Flag `yaml:"flags,omitempty" json:"flags,omitempty"`
+}
+
+// Traffic classes a service may declare.
+var Traffic = []string{"high", "normal", "low"}
+
+// Flag is a feature flag guarding some of a service's paths.
+type Flag struct {
+	Name  string   `yaml:"name" json:"name"`
+	Paths []string `yaml:"paths" json:"paths"`
 }
 
 // Load reads and validates a catalog file. All problems are reported at once.
@@ -92,6 +107,27 @@ func (c *Catalog) validate(doc *yamlsrc.Doc) error {
 		for j, o := range s.Owners {
 			if _, ok := c.Groups[o]; !ok {
 				add(nth(field("owners"), j), node, "service %q: owner group %q is not in groups", s.Name, o)
+			}
+		}
+		if s.Traffic != "" && !slices.Contains(Traffic, s.Traffic) {
+			add(field("traffic"), node, "service %q: traffic %q is not one of %s", s.Name, s.Traffic, strings.Join(Traffic, ", "))
+		}
+		flags := map[string]bool{}
+		for j, f := range s.Flags {
+			fn := nth(field("flags"), j)
+			if f.Name == "" {
+				add(fn, node, "service %q: flag %d has no name", s.Name, j+1)
+			} else if flags[f.Name] {
+				add(fn, node, "service %q: flag %q is listed twice", s.Name, f.Name)
+			}
+			flags[f.Name] = true
+			if len(f.Paths) == 0 {
+				add(fn, node, "service %q: flag %q has no paths", s.Name, f.Name)
+			}
+			for k, g := range f.Paths {
+				if !doublestar.ValidatePattern(g) {
+					add(nth(yamlsrc.Get(fn, "paths"), k), node, "service %q: flag %q: invalid glob %q", s.Name, f.Name, g)
+				}
 			}
 		}
 		for j, g := range append(append([]string{}, s.Paths...), s.Manifests...) {
@@ -178,6 +214,9 @@ func (c *Catalog) ServicesFor(path string) []string {
 	}
 	return out
 }
+
+// MatchAny reports whether path matches one of globs.
+func MatchAny(globs []string, path string) bool { return matchAny(globs, path) }
 
 func matchAny(globs []string, path string) bool {
 	for _, g := range globs {

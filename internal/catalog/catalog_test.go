@@ -67,6 +67,13 @@ func TestParseProblems(t *testing.T) {
 			}},
 		{"unknown key", strings.Replace(good, "database: api", "databse: api", 1),
 			[]string{`services.yaml:11:5: field databse not found in type catalog.Service`}},
+		{"bad traffic and flags", strings.Replace(good, "    database: api\n", "    database: api\n    traffic: huge\n    flags:\n      - {name: f, paths: [\"services/api/f/**\"]}\n      - {name: f, paths: []}\n      - {name: g, paths: [\"a/[\"]}\n", 1),
+			[]string{
+				`services.yaml:12:14: service "api": traffic "huge" is not one of high, normal, low`,
+				`services.yaml:15:9: service "api": flag "f" is listed twice`,
+				`services.yaml:15:9: service "api": flag "f" has no paths`,
+				`services.yaml:16:27: service "api": flag "g": invalid glob "a/["`,
+			}},
 		{"duplicate service", good + "  - name: api\n    owners: [team-api]\n    tier: low\n    paths: [\"x/**\"]\n",
 			[]string{`services.yaml:16:11: service "api" is listed twice`}},
 	}

@@ -92,8 +92,26 @@ func TestDemoFlow(t *testing.T) {
 			t.Errorf("classify audit entry lacks the change.json digest: %+v", e)
 		}
 	}
-	if got, want := strings.Join(nodes, ","), "classify,coordinate,gate-migration.bob,gate-migration.frank"; got != want {
+	if got, want := strings.Join(nodes, ","), "classify,coordinate,gate-migration.bob,gate-migration.frank,plan"; got != want {
 		t.Errorf("packet audit nodes = %s, want %s", got, want)
+	}
+	// The plan node ran after the migration gate, on the manifests snapshot
+	// of the head revision, and its outputs are in the packet.
+	for _, f := range []string{workspace.PlanFile, workspace.RunbookFile, "rollouts/api.yaml", "manifests/deploy/api/deployment.yaml"} {
+		if p.Files[f] == "" {
+			t.Errorf("packet does not list %s: %v", f, p.Files)
+		}
+	}
+	var plan workspace.Plan
+	if err := workspace.ReadJSON(ws, workspace.PlanFile, &plan); err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, st := range plan.Steps {
+		actions = append(actions, st.ID)
+	}
+	if got, want := strings.Join(actions, ","), "migrate-api,deploy-api,verify-api,contract-api"; got != want {
+		t.Errorf("demo plan steps = %s, want %s (expand, canary deploy, verify, gated contract)", got, want)
 	}
 	out, _ = mustCode(t, exitcode.OK, "packet", "verify", ws)
 	if !strings.Contains(out, "verified: verdict approved") {
@@ -127,6 +145,28 @@ func TestDemoFlow(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("replay with a changed rule lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestApproveRefusesChangedRules: the plan node that runs after the gate uses
+// the rules the run was coordinated with; other rules are refused.
+func TestApproveRefusesChangedRules(t *testing.T) {
+	ws := t.TempDir()
+	mustCode(t, exitcode.Pending, "run", "--demo", "--rules", shippedRules, "--workspace", ws)
+	mustCode(t, exitcode.Pending, "approve", "--workspace", ws, "--gate", "migration", "--as", "bob")
+	rules := t.TempDir()
+	for _, f := range []string{"classify.yaml", "classify_test.yaml", "gates.yaml", "gates_test.yaml", "route.yaml", "route_test.yaml", "plan.yaml", "plan_test.yaml"} {
+		src, _ := os.ReadFile(filepath.Join(shippedRules, f))
+		os.WriteFile(filepath.Join(rules, f), src, 0o644)
+	}
+	p, _ := os.ReadFile(filepath.Join(rules, "plan.yaml"))
+	os.WriteFile(filepath.Join(rules, "plan.yaml"), bytes.Replace(p, []byte("latencyP95: 300ms"), []byte("latencyP95: 900ms"), 1), 0o644)
+	_, errs := mustCode(t, exitcode.BadInput, "approve", "--workspace", ws, "--gate", "migration", "--as", "frank", "--rules", rules)
+	if !strings.Contains(errs, "are not the rules this run was coordinated with") {
+		t.Errorf("approve with changed rules says %q", errs)
+	}
+	if _, err := os.Stat(filepath.Join(ws, workspace.PlanFile)); err == nil {
+		t.Errorf("plan.json was written with rules the run was not coordinated with")
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/rehearsal-dev/rehearsal/steps/coordinate"
 	"github.com/rehearsal-dev/rehearsal/steps/gate"
 	"github.com/rehearsal-dev/rehearsal/steps/packet"
+	"github.com/rehearsal-dev/rehearsal/steps/plan"
 )
 
 // The demo change: the sample history's destructive migration on the critical
@@ -110,7 +111,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 	}
-	return continueRun(ctx, s.workspace, s.keyFile, stdout, log)
+	return continueRun(ctx, s.workspace, s.rules, s.keyFile, stdout, log)
 }
 
 // start parses the flags, checks them, and classifies and coordinates the change
@@ -190,6 +191,9 @@ func (s *source) plan(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return exitcode.Infrastructure(err)
 	}
+	if err := s.record(c, cat); err != nil {
+		return err
+	}
 	start = time.Now()
 	gout, err := coordinate.Run(ctx, coordinate.Input{Workspace: s.workspace, Rules: set, Catalog: cat, Options: s.argo})
 	if err != nil {
@@ -203,6 +207,35 @@ func (s *source) plan(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	log.Info("coordinated", "nodes", gout.Nodes, "gates", strings.Join(gout.Gates, ","))
+	return nil
+}
+
+// runRecord is run.json: what a later `rehearsal approve` needs to continue
+// the run the same way.
+type runRecord struct {
+	// Rules is the rules directory the run was started with; the local plan
+	// step loads it again and refuses it if its digest changed.
+	Rules string `json:"rules"`
+}
+
+// record writes run.json and, when the change comes from a repository, a
+// snapshot of the catalog's manifests at the head revision into the
+// workspace's manifests/ (the plan step reads it; in Argo the step has no
+// repository either).
+func (s *source) record(c *workspace.Change, cat *catalog.Catalog) error {
+	rulesDir, err := filepath.Abs(s.rules)
+	if err != nil {
+		return exitcode.Infrastructure(err)
+	}
+	if err := workspace.WriteJSON(s.workspace, workspace.RunFile, runRecord{Rules: rulesDir}); err != nil {
+		return exitcode.Infrastructure(err)
+	}
+	if s.repo == "" || c.Source.Head == "" {
+		return nil
+	}
+	if _, err := plan.SnapshotManifests(s.repo, c.Source.Head, cat, s.workspace); err != nil {
+		return exitcode.Infrastructure(fmt.Errorf("snapshot manifests: %w", err))
+	}
 	return nil
 }
 
@@ -230,8 +263,8 @@ func decide(ctx context.Context, ws, gateName, user, decision, comment string, s
 
 // continueRun executes what is runnable; then stops at open gates (exit 4) or
 // writes the packet (exit by verdict).
-func continueRun(ctx context.Context, ws, keyFile string, stdout io.Writer, log *slog.Logger) error {
-	r := &runner.Runner{Workspace: ws, Steps: localSteps(), Log: log}
+func continueRun(ctx context.Context, ws, rulesDir, keyFile string, stdout io.Writer, log *slog.Logger) error {
+	r := &runner.Runner{Workspace: ws, Steps: localSteps(ws, rulesDir), Log: log}
 	res, err := r.Continue(ctx)
 	if err != nil {
 		return exitcode.Infrastructure(err)
@@ -282,16 +315,52 @@ func continueRun(ctx context.Context, ws, keyFile string, stdout io.Writer, log 
 	return nil
 }
 
-// localSteps are the in-process executors of routed steps. The specialist steps
-// (mask, scan, plan) register here when they exist; until then no rule routes
-// them, and a graph naming one is refused by the coordinator.
-func localSteps() map[string]runner.StepFunc {
-	return map[string]runner.StepFunc{}
+// localSteps are the in-process executors of routed steps: the same step
+// packages the images run. The specialist steps mask and scan register here
+// when they exist; until then no rule routes them.
+func localSteps(ws, rulesDir string) map[string]runner.StepFunc {
+	return map[string]runner.StepFunc{
+		"plan": func(ctx context.Context, n workspace.Node) error { return localPlan(ctx, ws, rulesDir, n) },
+	}
+}
+
+// localPlan runs the deploy designer on the workspace, with the rules the run
+// was coordinated with, the catalog classify copied and the manifests
+// snapshot (or the directories the node's parameters name).
+func localPlan(ctx context.Context, ws, rulesDir string, n workspace.Node) error {
+	set, err := rules.Load(rulesDir)
+	if err != nil {
+		return exitcode.Input(err)
+	}
+	var g workspace.Graph
+	if err := workspace.ReadJSON(ws, workspace.GraphFile, &g); err != nil {
+		return exitcode.Input(err)
+	}
+	if g.RulesDigest != "" && set.Digest != g.RulesDigest {
+		return exitcode.Inputf("rules in %s (%s) are not the rules this run was coordinated with (%s); pass the run's --rules", rulesDir, set.Digest, g.RulesDigest)
+	}
+	catPath := n.Parameters["catalog"]
+	if catPath == "" {
+		catPath = filepath.Join(ws, workspace.CatalogFile)
+	}
+	cat, err := catalog.Load(catPath)
+	if err != nil {
+		return exitcode.Input(err)
+	}
+	manifests := n.Parameters["manifests"]
+	if manifests == "" {
+		if st, err := os.Stat(filepath.Join(ws, plan.ManifestsDir)); err == nil && st.IsDir() {
+			manifests = filepath.Join(ws, plan.ManifestsDir)
+		}
+	}
+	_, err = plan.Run(ctx, plan.Input{Workspace: ws, Rules: set, Catalog: cat, Manifests: manifests,
+		Options: plan.Options{Prometheus: n.Parameters["prometheus"]}})
+	return err
 }
 
 // approveCmd is `rehearsal approve`.
 func approveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var ws, gateName, user, decision, comment, keyFile string
+	var ws, gateName, user, decision, comment, keyFile, rulesDir string
 	fl := flag.NewFlagSet("approve", flag.ContinueOnError)
 	fl.StringVar(&ws, "workspace", ".", "workspace `dir` of the run")
 	fl.StringVar(&gateName, "gate", "", "gate `name`")
@@ -299,6 +368,7 @@ func approveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fl.StringVar(&decision, "decision", gate.Approve, "approve|reject")
 	fl.StringVar(&comment, "comment", "", "why (`text`)")
 	fl.StringVar(&keyFile, "key-file", "", "ed25519 signing key `file` for the packet")
+	fl.StringVar(&rulesDir, "rules", "", "rules `dir` for the steps still to run (default: the one the run was started with, from run.json)")
 	if err := stepcmd.Parse(fl, args, stderr); err != nil {
 		return err
 	}
@@ -308,8 +378,15 @@ func approveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := os.Stat(filepath.Join(ws, workspace.GraphFile)); err != nil {
 		return exitcode.Inputf("workspace %s holds no run (%s missing); start one with rehearsal run", ws, workspace.GraphFile)
 	}
+	if rulesDir == "" {
+		var rec runRecord
+		if err := workspace.ReadJSON(ws, workspace.RunFile, &rec); err != nil {
+			return exitcode.Inputf("no --rules given and the run's record cannot be read: %v", err)
+		}
+		rulesDir = rec.Rules
+	}
 	if err := decide(ctx, ws, gateName, user, decision, comment, stdout); err != nil {
 		return err
 	}
-	return continueRun(ctx, ws, keyFile, stdout, stepcmd.Logger(stderr))
+	return continueRun(ctx, ws, rulesDir, keyFile, stdout, stepcmd.Logger(stderr))
 }

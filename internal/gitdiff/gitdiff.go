@@ -382,3 +382,32 @@ func (r *Repo) ReadDir(c *Commit, dir string) (map[string][]byte, error) {
 	}
 	return out, nil
 }
+
+// ReadFiles returns the regular files of commit c's whole tree whose path
+// match accepts, by slash path.
+func (r *Repo) ReadFiles(c *Commit, match func(path string) bool) (map[string][]byte, error) {
+	t, err := c.c.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("read tree of %s: %w", c.Rev, err)
+	}
+	out := map[string][]byte{}
+	w := object.NewTreeWalker(t, true, nil)
+	defer w.Close()
+	for {
+		name, e, err := w.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read tree of %s: %w", c.Rev, err)
+		}
+		if !e.Mode.IsFile() || !match(name) {
+			continue
+		}
+		b, err := r.blob(e)
+		if err != nil {
+			return nil, fmt.Errorf("read %s at %s: %w", name, c.Rev, err)
+		}
+		out[name] = b
+	}
+}

@@ -188,6 +188,16 @@ func TestReadDir(t *testing.T) {
 	}
 }
 
+func TestReadFiles(t *testing.T) {
+	dir, _ := history(t, map[string]string{"deploy/a/d.yaml": "a", "deploy/a/sub/s.yaml": "b", "deploy/b.txt": "c", "src/x.go": "d"})
+	r, _ := Open(dir)
+	c, _ := r.Resolve("c0")
+	got, err := r.ReadFiles(c, func(p string) bool { return strings.HasPrefix(p, "deploy/") && strings.HasSuffix(p, ".yaml") })
+	if want := map[string][]byte{"deploy/a/d.yaml": []byte("a"), "deploy/a/sub/s.yaml": []byte("b")}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("ReadFiles(deploy/**.yaml) = %v, %v, want %v", got, err, want)
+	}
+}
+
 // TestNumstatMatchesGit compares line counts with `git diff --numstat` on
 // random edits, when a git binary is installed.
 func TestNumstatMatchesGit(t *testing.T) {

@@ -27,6 +27,7 @@ const (
 	Classify Kind = "classify" // file kinds, classes, facts, risk
 	Route    Kind = "route"    // which nodes the emitted DAG has
 	Gates    Kind = "gates"    // which approval gates guard them
+	Plan     Kind = "plan"     // how each deployed service is rolled out
 )
 
 // kindSpec declares, for one kind, the scopes its rules may have, the variables
@@ -42,6 +43,7 @@ var kinds = map[Kind]kindSpec{
 	Classify: {Scopes: []string{"", "file"}, Vars: map[string][]string{"": {"change"}, "file": {"change", "file"}}, decode: decodeClassify},
 	Route:    {Scopes: []string{""}, Vars: map[string][]string{"": {"change"}}, decode: decodeRoute},
 	Gates:    {Scopes: []string{""}, Vars: map[string][]string{"": {"change"}}, decode: decodeGate},
+	Plan:     {Scopes: []string{""}, Vars: map[string][]string{"": {"change", "service"}}, decode: decodePlan},
 }
 
 func kindNames() []string {
@@ -55,8 +57,9 @@ func kindNames() []string {
 
 // variable types: the workspace structs, named in CEL by their JSON keys.
 var varTypes = map[string]reflect.Type{
-	"change": reflect.TypeOf(workspace.Change{}),
-	"file":   reflect.TypeOf(workspace.File{}),
+	"change":  reflect.TypeOf(workspace.Change{}),
+	"file":    reflect.TypeOf(workspace.File{}),
+	"service": reflect.TypeOf(workspace.PlanService{}),
 }
 
 var (
@@ -77,6 +80,7 @@ func (s kindSpec) env(scope string) (*cel.Env, error) {
 		ext.NativeTypes(
 			reflect.TypeOf(&workspace.Change{}),
 			reflect.TypeOf(&workspace.File{}),
+			reflect.TypeOf(&workspace.PlanService{}),
 			types.ParseStructTag("json"),
 		),
 		ext.Strings(), ext.Lists(), ext.Sets(),
@@ -108,6 +112,8 @@ type Effect struct {
 	Node *NodeEffect `json:"node,omitempty"`
 	// gates
 	Gate *GateEffect `json:"gate,omitempty"`
+	// plan
+	Plan *PlanEffect `json:"plan,omitempty"`
 	// every kind: what the rule says when it fires
 	Message string `json:"message,omitempty"`
 }

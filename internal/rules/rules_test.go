@@ -35,6 +35,16 @@ func TestLoadProblems(t *testing.T) {
 			`testdata/bad-effect/classify.yaml:8:18: raiseRisk "extreme" is not one of`,
 			`testdata/bad-effect/classify.yaml:9:7: effect key "addClas" is not valid for classify rules`,
 		}},
+		{"bad plan effects", "bad-plan-effect", []string{
+			`testdata/bad-plan-effect/plan.yaml:8:17: strategy "recreate" is not one of`,
+			`testdata/bad-plan-effect/plan.yaml:9:18: migration "sideways" is not one of`,
+			`testdata/bad-plan-effect/plan.yaml:10:19: thresholds.errorRate 2 must be a ratio`,
+			`testdata/bad-plan-effect/plan.yaml:10:19: thresholds.latencyP95 "soon" is not a positive duration`,
+			`testdata/bad-plan-effect/plan.yaml:11:14: flags.during "dark" is not one of`,
+			`testdata/bad-plan-effect/plan.yaml:14:18: rule "plan.steps": undefined field 'nosuch'`,
+			`testdata/bad-plan-effect/plan.yaml:19:11: canary step 2: weight 20 must rise above 50`,
+			`testdata/bad-plan-effect/plan.yaml:19:11: canary step 2: pause "never" is not a positive duration`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,5 +147,44 @@ func TestApplyClassifySequential(t *testing.T) {
 	}
 	if c.Rules[0].ID != "kind.infra" || !strings.HasSuffix(c.Rules[0].Message, "(1 file)") {
 		t.Errorf("first fired = %+v, want kind.infra with a file count", c.Rules[0])
+	}
+}
+
+// TestPlanCases: plan cases give a service; strategy and migration are
+// compared, and a rule whose decisions are all taken is not evaluated.
+func TestPlanCases(t *testing.T) {
+	set, err := Load("testdata/plan-cases")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := set.Test()
+	if len(res) != 2 {
+		t.Fatalf("Test() = %+v, want two cases", res)
+	}
+	got := strings.Join(res[0].Failures, "\n")
+	for _, want := range []string{`strategy "canary", want "rolling"`, `migration "", want "before"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Test(%s) failures = %q, want %q", res[0].Case, res[0].Failures, want)
+		}
+	}
+	if !res[1].Passed() {
+		t.Errorf("Test(%s) failures = %q, want it to pass", res[1].Case, res[1].Failures)
+	}
+	d, fired, err := set.ApplyPlan(&workspace.Change{}, &workspace.PlanService{Name: "x", Tier: "critical", Flags: []string{"f"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Strategy != "canary" || d.By[DecideStrategy].ID != "plan.critical" || d.Thresholds.ErrorRate != 0.001 || len(fired) != 1 {
+		t.Errorf("ApplyPlan(critical) = %+v, fired %v; want canary and its thresholds by plan.critical only", d, fired)
+	}
+}
+
+func TestServiceOnlyInPlanCases(t *testing.T) {
+	dir := t.TempDir()
+	copyDir(t, "testdata/failing-case", dir)
+	replaceIn(t, dir+"/classify_test.yaml", "    change:\n", "    service: {name: api}\n    change:\n")
+	_, err := Load(dir)
+	if err == nil || !strings.Contains(err.Error(), `classify_test.yaml:5:14: case "expects the wrong class": service is only for plan rule files`) {
+		t.Errorf("Load(classify case with service) = %v, want the located refusal", err)
 	}
 }

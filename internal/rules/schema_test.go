@@ -16,7 +16,7 @@ import (
 func TestShippedRulesMatchSchemas(t *testing.T) {
 	c := jsonschema.NewCompiler()
 	schemas := map[string]*jsonschema.Schema{}
-	for _, k := range []string{"classify", "route", "gates", "tests"} {
+	for _, k := range []string{"classify", "route", "gates", "plan", "tests"} {
 		s, err := c.Compile("../../rules/schema/" + k + ".schema.json")
 		if err != nil {
 			t.Fatalf("compile schema %s: %v", k, err)
@@ -40,12 +40,28 @@ func TestShippedRulesMatchSchemas(t *testing.T) {
 		}
 		checked++
 	}
-	if checked < 6 {
-		t.Fatalf("checked %d files, want the 3 rule files and their tests", checked)
+	if checked < 8 {
+		t.Fatalf("checked %d files, want the 4 rule files and their tests", checked)
 	}
 	bad := loadYAMLString(t, "apiVersion: rehearsal.dev/v1\nkind: gates\nrules:\n- id: x\n  description: d\n  when: 'true'\n  effect: {gate: {name: g, tier: extreme}}\n")
 	if err := schemas["gates"].Validate(bad); err == nil {
 		t.Errorf("gates schema accepted tier 'extreme'")
+	}
+	const head = "apiVersion: rehearsal.dev/v1\nkind: plan\nrules:\n- id: x\n  description: d\n  when: 'true'\n"
+	for _, tc := range []struct{ name, effect string }{
+		{"unknown strategy", "  effect: {strategy: recreate}\n"},
+		{"steps without canary", "  effect: {strategy: blueGreen, steps: [{weight: 50}]}\n"},
+		{"error rate above 1", "  effect: {thresholds: {errorRate: 5, latencyP95: 300ms}}\n"},
+		{"flag state not on/off", "  effect: {flags: {during: dark, after: on, fallback: off}}\n"},
+		{"no decision", "  effect: {message: nothing}\n"},
+	} {
+		if err := schemas["plan"].Validate(loadYAMLString(t, head+tc.effect)); err == nil {
+			t.Errorf("plan schema accepted %s", tc.name)
+		}
+	}
+	good := loadYAMLString(t, head+"  effect: {strategy: canary, steps: [{weight: 50, pause: 5m}, {weight: 100}]}\n")
+	if err := schemas["plan"].Validate(good); err != nil {
+		t.Errorf("plan schema rejected a canary with steps: %v", err)
 	}
 }
 

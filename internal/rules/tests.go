@@ -28,7 +28,9 @@ type TestCase struct {
 	Name   string
 	Line   int
 	Change workspace.Change
-	Expect Expect
+	// Service is the service a plan case plans (plan rule files only).
+	Service workspace.PlanService
+	Expect  Expect
 }
 
 // Expect is what a case must produce. Fired is compared exactly against the
@@ -41,6 +43,9 @@ type Expect struct {
 	Facts   map[string]string `yaml:"facts" json:"facts,omitempty"`
 	Nodes   []string          `yaml:"nodes" json:"nodes,omitempty"`
 	Gates   []string          `yaml:"gates" json:"gates,omitempty"`
+	// Strategy and Migration are the plan decisions for the case's service.
+	Strategy  string `yaml:"strategy" json:"strategy,omitempty"`
+	Migration string `yaml:"migration" json:"migration,omitempty"`
 }
 
 type rawTests struct {
@@ -50,9 +55,10 @@ type rawTests struct {
 }
 
 type rawCase struct {
-	Name   string    `yaml:"name"`
-	Change yaml.Node `yaml:"change"`
-	Expect *Expect   `yaml:"expect"`
+	Name    string    `yaml:"name"`
+	Change  yaml.Node `yaml:"change"`
+	Service yaml.Node `yaml:"service"`
+	Expect  *Expect   `yaml:"expect"`
 }
 
 func loadTests(path string, owner *File, ids map[string]*Rule) (*TestFile, diag.List) {
@@ -109,13 +115,25 @@ func loadTests(path string, owner *File, ids map[string]*Rule) (*TestFile, diag.
 			p := yamlsrc.At(cn, node)
 			l.Add(path, p.Line, p.Col, "case %q: change: %v", rc.Name, err)
 		}
+		if rc.Service.Kind != 0 && owner.Kind != Plan {
+			p := yamlsrc.At(yamlsrc.Get(node, "service"), node)
+			l.Add(path, p.Line, p.Col, "case %q: service is only for plan rule files", rc.Name)
+		}
+		if err := decodeStrict(&rc.Service, &tc.Service); err != nil {
+			p := yamlsrc.At(yamlsrc.Get(node, "service"), node)
+			l.Add(path, p.Line, p.Col, "case %q: service: %v", rc.Name, err)
+		}
 		tf.Cases = append(tf.Cases, tc)
 	}
 	return tf, l
 }
 
 // decodeChange converts a YAML change into the workspace type, strictly.
-func decodeChange(n *yaml.Node, c *workspace.Change) error {
+func decodeChange(n *yaml.Node, c *workspace.Change) error { return decodeStrict(n, c) }
+
+// decodeStrict converts a YAML node into a workspace type through its JSON
+// form, refusing unknown keys.
+func decodeStrict(n *yaml.Node, c any) error {
 	if n.Kind == 0 {
 		return nil
 	}
@@ -180,7 +198,15 @@ func (s *Set) runCase(f *File, tc *TestCase) []string {
 	var fired []workspace.Fired
 	var fails []string
 	var nodes, gates []string
+	var decision *PlanDecision
 	switch f.Kind {
+	case Plan:
+		svc := tc.Service
+		d, fr, err := s.ApplyPlan(&c, &svc)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		fired, decision = fr, d
 	case Classify:
 		if err := s.ApplyClassify(&c); err != nil {
 			return []string{err.Error()}
@@ -242,6 +268,16 @@ func (s *Set) runCase(f *File, tc *TestCase) []string {
 	}
 	if e.Gates != nil && !sameSet(gates, e.Gates) {
 		fails = append(fails, fmt.Sprintf("gates %s, want %s", list(gates), list(e.Gates)))
+	}
+	if (e.Strategy != "" || e.Migration != "") && decision == nil {
+		fails = append(fails, fmt.Sprintf("strategy and migration are expectations of plan rule files, not %s", f.Kind))
+	} else if decision != nil {
+		if e.Strategy != "" && decision.Strategy != e.Strategy {
+			fails = append(fails, fmt.Sprintf("strategy %q, want %q", decision.Strategy, e.Strategy))
+		}
+		if e.Migration != "" && decision.Migration != e.Migration {
+			fails = append(fails, fmt.Sprintf("migration %q, want %q", decision.Migration, e.Migration))
+		}
 	}
 	return fails
 }

@@ -3,14 +3,17 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"path/filepath"
 	"time"
 
+	"github.com/rehearsal-dev/rehearsal/internal/catalog"
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
 	"github.com/rehearsal-dev/rehearsal/internal/stepcmd"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 	"github.com/rehearsal-dev/rehearsal/steps/classify"
+	"github.com/rehearsal-dev/rehearsal/steps/plan"
 )
 
 const name = "classify"
@@ -44,7 +47,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return stepcmd.Fail(stderr, name, err)
 	}
-	if err := stepcmd.Audit(in.Workspace, name, name, start, out.Change.RulesDigest, nil, []string{workspace.ChangeFile, workspace.CatalogFile}); err != nil {
+	written := []string{workspace.ChangeFile, workspace.CatalogFile}
+	if in.Repo != "" {
+		// The plan step reads the manifests as they are at the head revision
+		// from the workspace: its pod has no repository.
+		cat, err := catalog.Load(filepath.Join(in.Workspace, workspace.CatalogFile))
+		if err != nil {
+			return stepcmd.Fail(stderr, name, exitcode.Infrastructure(err))
+		}
+		files, err := plan.SnapshotManifests(in.Repo, out.Change.Source.Head, cat, in.Workspace)
+		if err != nil {
+			return stepcmd.Fail(stderr, name, exitcode.Infrastructure(fmt.Errorf("snapshot manifests: %w", err)))
+		}
+		written = append(written, files...)
+	}
+	if err := stepcmd.Audit(in.Workspace, name, name, start, out.Change.RulesDigest, nil, written); err != nil {
 		return stepcmd.Fail(stderr, name, err)
 	}
 	params := out.Params()

@@ -80,6 +80,16 @@ func TestRun(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ws, workspace.CatalogFile)); err != nil {
 		t.Errorf("catalog.json: %v", err)
 	}
+	// The manifests at the head revision, for the plan step, recorded in the audit entry.
+	var a workspace.AuditEntry
+	if err := workspace.ReadJSON(ws, "audit/classify.json", &a); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"manifests/deploy/api/deployment.yaml", "manifests/deploy/orders/service.yaml"} {
+		if _, err := os.Stat(filepath.Join(ws, f)); err != nil || a.Outputs[f] == "" {
+			t.Errorf("manifests snapshot %s: %v, audit digest %q", f, err, a.Outputs[f])
+		}
+	}
 	if !strings.Contains(stderr.String(), "risk=critical") {
 		t.Errorf("stderr = %q, want a summary line with risk=critical", stderr.String())
 	}
