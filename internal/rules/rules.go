@@ -155,7 +155,9 @@ func isTestFile(n string) bool {
 	return strings.HasSuffix(n, "_test.yaml") || strings.HasSuffix(n, "_test.yml")
 }
 
-func loadFile(path string) (*File, diag.List) {
+// readDoc reads and strictly decodes one rule or test file into v and checks
+// its apiVersion (the field named apiVersion in v's YAML).
+func readDoc(path string, v any, apiVersion func() string) (*yamlsrc.Doc, diag.List) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, diag.List{{File: path, Msg: err.Error()}}
@@ -164,16 +166,24 @@ func loadFile(path string) (*File, diag.List) {
 	if err != nil {
 		return nil, diag.Problems(err)
 	}
-	var raw rawFile
-	if err := doc.Decode(&raw); err != nil {
+	if err := doc.Decode(v); err != nil {
 		return nil, diag.Problems(err)
 	}
 	var l diag.List
-	at := func(n *yaml.Node) yamlsrc.Pos { return yamlsrc.At(n, doc.Root) }
-	if raw.APIVersion != APIVersion {
-		p := at(yamlsrc.Get(doc.Root, "apiVersion"))
-		l.Add(path, p.Line, p.Col, "apiVersion must be %q, got %q", APIVersion, raw.APIVersion)
+	if got := apiVersion(); got != APIVersion {
+		p := yamlsrc.At(yamlsrc.Get(doc.Root, "apiVersion"), doc.Root)
+		l.Add(path, p.Line, p.Col, "apiVersion must be %q, got %q", APIVersion, got)
 	}
+	return doc, l
+}
+
+func loadFile(path string) (*File, diag.List) {
+	var raw rawFile
+	doc, l := readDoc(path, &raw, func() string { return raw.APIVersion })
+	if doc == nil {
+		return nil, l
+	}
+	at := func(n *yaml.Node) yamlsrc.Pos { return yamlsrc.At(n, doc.Root) }
 	spec, ok := kinds[Kind(raw.Kind)]
 	if !ok {
 		p := at(yamlsrc.Get(doc.Root, "kind"))

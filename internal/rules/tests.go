@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -62,22 +61,10 @@ type rawCase struct {
 }
 
 func loadTests(path string, owner *File, ids map[string]*Rule) (*TestFile, diag.List) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, diag.List{{File: path, Msg: err.Error()}}
-	}
-	doc, err := yamlsrc.Parse(path, data)
-	if err != nil {
-		return nil, diag.Problems(err)
-	}
 	var raw rawTests
-	if err := doc.Decode(&raw); err != nil {
-		return nil, diag.Problems(err)
-	}
-	var l diag.List
-	if raw.APIVersion != APIVersion {
-		p := yamlsrc.At(yamlsrc.Get(doc.Root, "apiVersion"), doc.Root)
-		l.Add(path, p.Line, p.Col, "apiVersion must be %q, got %q", APIVersion, raw.APIVersion)
+	doc, l := readDoc(path, &raw, func() string { return raw.APIVersion })
+	if doc == nil {
+		return nil, l
 	}
 	if raw.Kind != string(owner.Kind) {
 		p := yamlsrc.At(yamlsrc.Get(doc.Root, "kind"), doc.Root)
