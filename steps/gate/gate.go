@@ -86,9 +86,29 @@ func (o Output) Err() error {
 	return exitcode.Verdict(fmt.Errorf("gate %q is rejected: %s", o.Approval.Gate, o.Approval.Reason))
 }
 
+// Refusal is the error Run returns when the policy refuses the person who
+// decided (the change's author, someone outside the gate's groups, the same
+// approver twice, nobody known): nothing is recorded, the gate's state is
+// unchanged, and someone else may still decide. Argo's gate template branches
+// on it to re-open the gate.
+type Refusal struct {
+	Gate string `json:"gate"`
+	// User is who was refused; empty when nobody is known to have decided.
+	User   string `json:"user"`
+	Reason string `json:"reason"`
+}
+
+func (r *Refusal) Error() string { return r.Reason }
+
+// Refuse returns the negative verdict (exit 1) refusing user at gate, with err
+// as the reason.
+func Refuse(gate, user string, err error) error {
+	return exitcode.Verdict(&Refusal{Gate: gate, User: user, Reason: err.Error()})
+}
+
 // Run verifies in's decision against the gate's policy and records it. A
-// refused decision returns an error (exit 1) and leaves the approvals file as it
-// was; bad input returns exit 2. A recorded outcome returns a nil error: check
+// refused decision returns a *Refusal (exit 1) and leaves the approvals file as
+// it was; bad input returns exit 2. A recorded outcome returns a nil error: check
 // Output.ExitCode for a rejected or incomplete gate.
 func Run(ctx context.Context, in Input) (Output, error) {
 	if err := ctx.Err(); err != nil {
@@ -129,10 +149,10 @@ func Run(ctx context.Context, in Input) (Output, error) {
 		next.Reason = TimedOutReason(policy.Timeout)
 	} else {
 		if err := Eligible(policy, change.Author, cat, in.User, in.Decision); err != nil {
-			return Output{}, exitcode.Verdict(err)
+			return Output{}, Refuse(policy.Name, in.User, err)
 		}
 		if in.Decision == Approve && slices.Contains(prev.Approvers, in.User) {
-			return Output{}, exitcode.Verdict(fmt.Errorf("%s has already approved gate %q; the same person cannot count twice", in.User, policy.Name))
+			return Output{}, Refuse(policy.Name, in.User, fmt.Errorf("%s has already approved gate %q; the same person cannot count twice", in.User, policy.Name))
 		}
 		next.Records = append(next.Records, workspace.Decision{
 			User: in.User, Decision: in.Decision, Comment: in.Comment, Source: in.Source, Claims: in.Claims,

@@ -3,6 +3,7 @@ package gate
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -55,23 +56,25 @@ func TestRefused(t *testing.T) {
 		in       func(dir string) Input
 		wantCode int
 		wantMsg  string
+		// wantRefused is who a *Refusal names; "-" when the error is no refusal.
+		wantRefused string
 	}{
 		{"author approves", func(d string) Input { return decide(d, "migration", "alice", Approve) },
-			exitcode.Negative, `alice is the change's author and may not approve gate "migration"`},
+			exitcode.Negative, `alice is the change's author and may not approve gate "migration"`, "alice"},
 		{"author rejects", func(d string) Input { return decide(d, "migration", "alice", Reject) },
-			exitcode.Negative, `alice is the change's author and may not reject gate "migration"`},
+			exitcode.Negative, `alice is the change's author and may not reject gate "migration"`, "alice"},
 		{"outside the groups", func(d string) Input { return decide(d, "migration", "mallory", Approve) },
-			exitcode.Negative, `mallory is not a member of team-api, team-dba and may not approve gate "migration"`},
+			exitcode.Negative, `mallory is not a member of team-api, team-dba and may not approve gate "migration"`, "mallory"},
 		{"same person twice", func(d string) Input { return decide(d, "migration", "bob", Approve) },
-			exitcode.Negative, `bob has already approved gate "migration"; the same person cannot count twice`},
+			exitcode.Negative, `bob has already approved gate "migration"; the same person cannot count twice`, "bob"},
 		{"no identity", func(d string) Input { return decide(d, "migration", "", Approve) },
-			exitcode.Negative, `no identity recorded for the decision at gate "migration": refusing (fail closed)`},
+			exitcode.Negative, `no identity recorded for the decision at gate "migration": refusing (fail closed)`, ""},
 		{"decision outside the enum", func(d string) Input { return decide(d, "migration", "carol", "yes") },
-			exitcode.BadInput, `decision "yes" is not one of approve, reject`},
+			exitcode.BadInput, `decision "yes" is not one of approve, reject`, "-"},
 		{"unknown gate", func(d string) Input { return decide(d, "deploy", "carol", Approve) },
-			exitcode.BadInput, `graph.json: unknown gate "deploy" (gates: migration, notify)`},
+			exitcode.BadInput, `graph.json: unknown gate "deploy" (gates: migration, notify)`, "-"},
 		{"unknown source", func(d string) Input { in := decide(d, "migration", "carol", Approve); in.Source = "slack"; return in },
-			exitcode.BadInput, `source "slack" is not one of local, argo`},
+			exitcode.BadInput, `source "slack" is not one of local, argo`, "-"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,6 +91,15 @@ func TestRefused(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.wantMsg) {
 				t.Errorf("Run(%+v) = %q, want it to contain %q", in, err, tt.wantMsg)
+			}
+			var r *Refusal
+			switch {
+			case tt.wantRefused == "-" && errors.As(err, &r):
+				t.Errorf("Run(%+v) = refusal %+v, want an error that is no refusal", in, r)
+			case tt.wantRefused != "-" && !errors.As(err, &r):
+				t.Errorf("Run(%+v) = %v, want a *Refusal", in, err)
+			case tt.wantRefused != "-" && (r.User != tt.wantRefused || r.Gate != "migration" || r.Reason != err.Error()):
+				t.Errorf("Run(%+v) = refusal %+v, want user %q at gate migration with the error as reason", in, r, tt.wantRefused)
 			}
 			if after := readFile(t, path); !bytes.Equal(before, after) {
 				t.Errorf("Run(%+v) changed %s:\n%s\nwant it unchanged:\n%s", in, path, after, before)

@@ -90,7 +90,7 @@ func resumed(wf *wfv1.Workflow, nodeID string, policy workspace.Gate) (resumedNo
 	}
 	user, ok := gate.Identity(r.Claims, wf.Labels)
 	if !ok {
-		return resumedNode{}, exitcode.Verdict(fmt.Errorf(
+		return resumedNode{}, gate.Refuse(policy.Name, "", fmt.Errorf(
 			"gate %q: who resumed node %s cannot be established: the workflow's actor labels %v do not match the recorded claims %v (refusing, fail closed)",
 			policy.Name, nodeID, actorLabels(wf.Labels), r.Claims))
 	}

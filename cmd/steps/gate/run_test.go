@@ -249,3 +249,89 @@ func TestRun(t *testing.T) {
 		})
 	}
 }
+
+// TestReopen runs the Argo verify step as the gate template does
+// (--on-refusal reopen): a refused approver is reported and the gate stays
+// open (exit 0, state refused, nothing recorded); everything else behaves as
+// without the flag, with the gate's state as an output parameter.
+func TestReopen(t *testing.T) {
+	author := func(wf *wfv1.Workflow) {
+		n := wf.Status.Nodes[suspendNode]
+		n.Message = "Resumed by: map[User:system:serviceaccount:rehearsal:alice]"
+		wf.Status.Nodes[suspendNode] = n
+		wf.Labels["workflows.argoproj.io/actor"] = "system-serviceaccount-rehearsal-alice"
+		delete(wf.Labels, "workflows.argoproj.io/actor-email")
+		delete(wf.Labels, "workflows.argoproj.io/actor-preferred-username")
+	}
+	tests := []struct {
+		name        string
+		file        string
+		mutate      func(wf *wfv1.Workflow)
+		flag        string
+		wantCode    int
+		wantState   string // output parameter; "" = none written
+		wantMessage string // in the output parameter message (or stderr when none)
+		wantRefused string // stdout's refused.user; "-" = stdout holds no refusal
+		wantRecord  bool
+	}{
+		{name: "the author is refused, the gate stays open", file: "resumed.json", mutate: author, flag: "reopen",
+			wantState: "refused", wantMessage: `refused alice: alice is the change's author and may not approve gate "migration"; gate "migration" stays open`, wantRefused: "alice"},
+		{name: "an unknown identity is refused", file: "resumed.json", flag: "reopen", mutate: func(wf *wfv1.Workflow) {
+			wf.Labels["workflows.argoproj.io/actor-preferred-username"] = "mallory"
+		}, wantState: "refused", wantMessage: "refused an unknown approver: gate \"migration\": who resumed node", wantRefused: ""},
+		{name: "without reopen the author fails the step", file: "resumed.json", mutate: author, flag: "fail",
+			wantCode: 1, wantMessage: `alice is the change's author`, wantRefused: "-"},
+		{name: "an eligible approval is recorded, the gate pending", file: "resumed.json", flag: "reopen",
+			wantState: "pending", wantMessage: "needs 2 distinct approvers, has 1 (bob)", wantRefused: "-", wantRecord: true},
+		{name: "a timeout still rejects", file: "timedout.json", flag: "reopen",
+			wantCode: 1, wantState: "rejected", wantMessage: "timed out after 24h", wantRefused: "-", wantRecord: true},
+		{name: "an unknown mode", file: "resumed.json", flag: "ignore",
+			wantCode: 2, wantMessage: `--on-refusal "ignore" is not one of fail, reopen`, wantRefused: "-"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wf := loadWorkflow(t, tt.file)
+			if tt.mutate != nil {
+				tt.mutate(wf)
+			}
+			apiServer(t, wf)
+			dir := newWorkspace(t)
+			outputs := filepath.Join(t.TempDir(), "outputs")
+			args := []string{"--workspace", dir, "--outputs", outputs, "--on-refusal", tt.flag,
+				"--gate", "migration", "--workflow", "rehearsal-child-x7k2p", "--node-id", suspendNode, "--namespace", "rehearsal"}
+			var stdout, stderr bytes.Buffer
+			if code := run(context.Background(), args, &stdout, &stderr); code != tt.wantCode {
+				t.Fatalf("run(%q) = %d, want %d; stderr:\n%s", args, code, tt.wantCode, stderr.String())
+			}
+			state, _ := os.ReadFile(filepath.Join(outputs, "state"))
+			message, _ := os.ReadFile(filepath.Join(outputs, "message"))
+			if string(state) != tt.wantState {
+				t.Errorf("run(%q) state = %q, want %q", args, state, tt.wantState)
+			}
+			where := string(message)
+			if tt.wantState == "" {
+				where = stderr.String()
+			}
+			if !strings.Contains(where, tt.wantMessage) {
+				t.Errorf("run(%q) message = %q, want it to contain %q", args, where, tt.wantMessage)
+			}
+			var out struct {
+				Refused *struct {
+					User   string `json:"user"`
+					Reason string `json:"reason"`
+				} `json:"refused"`
+			}
+			_ = json.Unmarshal(stdout.Bytes(), &out)
+			switch {
+			case tt.wantRefused == "-" && out.Refused != nil:
+				t.Errorf("run(%q) stdout = %s, want no refusal", args, stdout.String())
+			case tt.wantRefused != "-" && (out.Refused == nil || out.Refused.User != tt.wantRefused || out.Refused.Reason == ""):
+				t.Errorf("run(%q) stdout = %s, want a refusal of %q with its reason", args, stdout.String(), tt.wantRefused)
+			}
+			_, err := os.Stat(filepath.Join(dir, workspace.ApprovalFile("migration")))
+			if recorded := err == nil; recorded != tt.wantRecord {
+				t.Errorf("run(%q) recorded an approval: %v, want %v", args, recorded, tt.wantRecord)
+			}
+		})
+	}
+}
