@@ -39,10 +39,15 @@ demo: build ## run the whole local pipeline on fixtures/ (stops at the gate, app
 	@echo "packet: $(DEMO)/packet.md (signed: $(DEMO)/packet.sig)"
 
 .PHONY: test
-test: ## everything CI runs: vet, format check, unit and integration tests, rule tests
+test: test-deps ## everything CI runs: vet, format check, unit and integration tests, rule tests
 	$(MAKE) lint
 	$(GO) run ./cmd/rehearsal rules test rules/
 	$(GO) test -count=1 ./...
+
+.PHONY: test-deps
+test-deps: # git and openssl: tests compare with `git diff --numstat` and sign with openssl keys
+	@command -v git >/dev/null && command -v openssl >/dev/null || \
+	  { apt-get update && apt-get install -y git openssl; }
 
 .PHONY: bench
 bench: ## benchmarks (classify+coordinate on 10k files vs git diff --numstat; coordinate on 1,000 services)

@@ -57,6 +57,10 @@ func (r *Runner) Continue(ctx context.Context) (Result, error) {
 	res := Result{Failed: map[string]error{}}
 	done := map[string]bool{}
 	blocked := map[string]bool{} // waiting, rejected or failed: their dependants do not run
+	succeeded, err := r.succeededNodes()
+	if err != nil {
+		return res, err
+	}
 	for {
 		var ready []workspace.Node
 		for _, n := range g.Nodes {
@@ -91,9 +95,7 @@ func (r *Runner) Continue(ctx context.Context) (Result, error) {
 				}
 				continue
 			}
-			if ok, err := r.alreadyDone(n); err != nil {
-				return res, err
-			} else if ok {
+			if succeeded[n.ID] {
 				done[n.ID] = true
 				continue
 			}
@@ -158,18 +160,20 @@ func (r *Runner) gateState(n workspace.Node) (string, error) {
 	return "pending", nil
 }
 
-// alreadyDone reports whether a node has a successful audit entry.
-func (r *Runner) alreadyDone(n workspace.Node) (bool, error) {
+// succeededNodes reads the audit entries once: the nodes that already ran to
+// success in an earlier Continue (this one tracks its own in done).
+func (r *Runner) succeededNodes() (map[string]bool, error) {
 	entries, err := workspace.ReadAudit(r.Workspace)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
+	ok := map[string]bool{}
 	for _, e := range entries {
-		if e.Node == n.ID && e.ExitCode == 0 {
-			return true, nil
+		if e.ExitCode == 0 {
+			ok[e.Node] = true
 		}
 	}
-	return false, nil
+	return ok, nil
 }
 
 func (r *Runner) exec(ctx context.Context, n workspace.Node, fn StepFunc) error {

@@ -130,3 +130,12 @@ func FileDigest(path string) (string, error) {
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// ReadChange reads the workspace's change.json.
+func ReadChange(dir string) (Change, error) {
+	var c Change
+	if err := ReadJSON(dir, ChangeFile, &c); err != nil {
+		return c, fmt.Errorf("read change: %w", err)
+	}
+	return c, nil
+}

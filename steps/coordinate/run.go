@@ -64,9 +64,9 @@ func Run(ctx context.Context, in Input) (Output, error) {
 	if err := ctx.Err(); err != nil {
 		return Output{}, err
 	}
-	var change workspace.Change
-	if err := workspace.ReadJSON(in.Workspace, workspace.ChangeFile, &change); err != nil {
-		return Output{}, exitcode.Input(fmt.Errorf("read change: %w", err))
+	change, err := workspace.ReadChange(in.Workspace)
+	if err != nil {
+		return Output{}, exitcode.Input(err)
 	}
 	tfs := in.Templates
 	if tfs == nil {
