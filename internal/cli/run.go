@@ -282,17 +282,18 @@ func continueRun(ctx context.Context, ws, rulesDir, keyFile string, stdout io.Wr
 		return errors.Join(errs...)
 	}
 	if len(res.Waiting) > 0 && len(res.Rejected) == 0 {
+		change, err := workspace.ReadChange(ws)
+		if err != nil {
+			return exitcode.Infrastructure(err)
+		}
 		var names []string
 		for _, n := range res.Waiting {
 			names = append(names, n.Gate.Name)
 			var a workspace.Approval
 			_ = workspace.ReadJSON(ws, workspace.ApprovalFile(n.Gate.Name), &a)
 			who := strings.Join(n.Gate.Groups, ", ")
-			if n.Gate.NotAuthor {
-				var c workspace.Change
-				if workspace.ReadJSON(ws, workspace.ChangeFile, &c) == nil && c.Author != "" {
-					who += ", not " + c.Author
-				}
+			if n.Gate.NotAuthor && change.Author != "" {
+				who += ", not " + change.Author
 			}
 			fmt.Fprintf(stdout, "stopped at gate %q (tier %s): needs %d approval(s) from %s; %d so far\n",
 				n.Gate.Name, n.Gate.Tier, gate.Needed(*n.Gate), who, len(a.Approvers))
