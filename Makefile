@@ -45,9 +45,9 @@ test: test-deps ## everything CI runs: vet, format check, unit and integration t
 	$(GO) test -count=1 ./...
 
 .PHONY: test-deps
-test-deps: # git and openssl: tests compare with `git diff --numstat` and sign with openssl keys
-	@command -v git >/dev/null && command -v openssl >/dev/null || \
-	  { apt-get update && apt-get install -y git openssl; }
+test-deps: # git and openssl: tests compare with `git diff --numstat` and sign with openssl keys; MariaDB: the mask tests start their own server on loopback
+	@command -v git >/dev/null && command -v openssl >/dev/null && command -v mariadbd >/dev/null || \
+	  { apt-get update && apt-get install -y git openssl mariadb-server; }
 
 .PHONY: bench
 bench: ## benchmarks (classify+coordinate on 10k files vs git diff --numstat; coordinate on 1,000 services)

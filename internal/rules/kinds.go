@@ -28,22 +28,35 @@ const (
 	Route    Kind = "route"    // which nodes the emitted DAG has
 	Gates    Kind = "gates"    // which approval gates guard them
 	Plan     Kind = "plan"     // how each deployed service is rolled out
+	Mask     Kind = "mask"     // how each database column is transformed
+	Policy   Kind = "policy"   // which preprod resources break policy, and how badly
 )
 
 // kindSpec declares, for one kind, the scopes its rules may have, the variables
-// each scope sees and how an effect is decoded.
+// each scope sees, how an effect is decoded and how a test case runs.
 type kindSpec struct {
 	Scopes []string
 	Vars   map[string][]string // scope → variable names
+	// Types gives the Go struct type of each variable (named in CEL by its
+	// JSON keys); "change" is workspace.Change unless a kind says otherwise.
+	Types  map[string]reflect.Type
 	decode func(scope string, n *yaml.Node, at func(*yaml.Node) yamlsrc.Pos, l *diag.List, file string) Effect
+	// test runs the kind's rules of set on a case's variables and returns the
+	// rules that fired and the values the case's expect.values are compared
+	// with. Nil for the kinds whose expectations are the built-in fields.
+	test func(set *Set, vars map[string]any) (fired []workspace.Fired, values map[string]string, err error)
 }
 
 // kinds is the explicit registry of rule kinds.
 var kinds = map[Kind]kindSpec{
-	Classify: {Scopes: []string{"", "file"}, Vars: map[string][]string{"": {"change"}, "file": {"change", "file"}}, decode: decodeClassify},
-	Route:    {Scopes: []string{""}, Vars: map[string][]string{"": {"change"}}, decode: decodeRoute},
-	Gates:    {Scopes: []string{""}, Vars: map[string][]string{"": {"change"}}, decode: decodeGate},
-	Plan:     {Scopes: []string{""}, Vars: map[string][]string{"": {"change", "service"}}, decode: decodePlan},
+	Classify: {Scopes: []string{"", "file"}, Vars: map[string][]string{"": {"change"}, "file": {"change", "file"}},
+		Types: map[string]reflect.Type{"file": reflect.TypeOf(workspace.File{})}, decode: decodeClassify},
+	Route: {Scopes: []string{""}, Vars: map[string][]string{"": {"change"}}, decode: decodeRoute},
+	Gates: {Scopes: []string{""}, Vars: map[string][]string{"": {"change"}}, decode: decodeGate},
+	Plan: {Scopes: []string{""}, Vars: map[string][]string{"": {"change", "service"}},
+		Types: map[string]reflect.Type{"service": reflect.TypeOf(workspace.PlanService{})}, decode: decodePlan},
+	Mask:   maskKind,
+	Policy: policyKind,
 }
 
 func kindNames() []string {
@@ -55,11 +68,49 @@ func kindNames() []string {
 	return out
 }
 
-// variable types: the workspace structs, named in CEL by their JSON keys.
-var varTypes = map[string]reflect.Type{
-	"change":  reflect.TypeOf(workspace.Change{}),
-	"file":    reflect.TypeOf(workspace.File{}),
-	"service": reflect.TypeOf(workspace.PlanService{}),
+// varType is the Go type of a kind's variable.
+func (s kindSpec) varType(v string) reflect.Type {
+	if t, ok := s.Types[v]; ok {
+		return t
+	}
+	if v == "change" {
+		return reflect.TypeOf(workspace.Change{})
+	}
+	return nil
+}
+
+// nativeTypes lists every struct type any kind's variables use, in a fixed
+// order, so one CEL type provider knows them all.
+func nativeTypes() []any {
+	seen := map[reflect.Type]bool{}
+	var ts []reflect.Type
+	add := func(t reflect.Type) {
+		if t != nil && !seen[t] {
+			seen[t] = true
+			ts = append(ts, t)
+		}
+	}
+	add(reflect.TypeOf(workspace.Change{}))
+	for _, k := range kindNames() {
+		spec := kinds[Kind(k)]
+		for _, v := range sortedTypeKeys(spec.Types) {
+			add(spec.Types[v])
+		}
+	}
+	var out []any
+	for _, t := range ts {
+		out = append(out, reflect.PointerTo(t))
+	}
+	return append(out, types.ParseStructTag("json"))
+}
+
+func sortedTypeKeys(m map[string]reflect.Type) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 var (
@@ -70,23 +121,22 @@ var (
 // env returns the CEL environment for a scope of a kind (built once).
 func (s kindSpec) env(scope string) (*cel.Env, error) {
 	vars := s.Vars[scope]
-	key := fmt.Sprint(vars)
+	var typed []string
+	for _, v := range vars {
+		typed = append(typed, v+":"+celTypeName(s.varType(v)))
+	}
+	key := fmt.Sprint(typed)
 	envMu.Lock()
 	defer envMu.Unlock()
 	if e, ok := envCache[key]; ok {
 		return e, nil
 	}
 	opts := []cel.EnvOption{
-		ext.NativeTypes(
-			reflect.TypeOf(&workspace.Change{}),
-			reflect.TypeOf(&workspace.File{}),
-			reflect.TypeOf(&workspace.PlanService{}),
-			types.ParseStructTag("json"),
-		),
+		ext.NativeTypes(nativeTypes()...),
 		ext.Strings(), ext.Lists(), ext.Sets(),
 	}
 	for _, v := range vars {
-		opts = append(opts, cel.Variable(v, cel.ObjectType(celTypeName(varTypes[v]))))
+		opts = append(opts, cel.Variable(v, cel.ObjectType(celTypeName(s.varType(v)))))
 	}
 	e, err := cel.NewEnv(opts...)
 	if err != nil {
@@ -114,6 +164,10 @@ type Effect struct {
 	Gate *GateEffect `json:"gate,omitempty"`
 	// plan
 	Plan *PlanEffect `json:"plan,omitempty"`
+	// mask
+	Mask *MaskEffect `json:"mask,omitempty"`
+	// policy
+	Policy *PolicyEffect `json:"policy,omitempty"`
 	// every kind: what the rule says when it fires
 	Message string `json:"message,omitempty"`
 }

@@ -188,3 +188,13 @@ func TestServiceOnlyInPlanCases(t *testing.T) {
 		t.Errorf("Load(classify case with service) = %v, want the located refusal", err)
 	}
 }
+
+func TestUnknownCaseInputIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	copyDir(t, "testdata/failing-case", dir)
+	replaceIn(t, dir+"/classify_test.yaml", "    change:\n", "    column: {name: email}\n    change:\n")
+	_, err := Load(dir)
+	if err == nil || !strings.Contains(err.Error(), `classify_test.yaml:5:5: case "expects the wrong class": "column" is not an input of classify rule files (inputs: change, file)`) {
+		t.Errorf("Load(classify case with column) = %v, want the located refusal", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -29,7 +30,10 @@ type TestCase struct {
 	Change workspace.Change
 	// Service is the service a plan case plans (plan rule files only).
 	Service workspace.PlanService
-	Expect  Expect
+	// Vars holds the case's other inputs, by variable name, for kinds that
+	// declare more variables (pointers to their Types).
+	Vars   map[string]any
+	Expect Expect
 }
 
 // Expect is what a case must produce. Fired is compared exactly against the
@@ -45,6 +49,9 @@ type Expect struct {
 	// Strategy and Migration are the plan decisions for the case's service.
 	Strategy  string `yaml:"strategy" json:"strategy,omitempty"`
 	Migration string `yaml:"migration" json:"migration,omitempty"`
+	// Values are kind-specific results (what the kind's test runner
+	// returns), compared as strings.
+	Values map[string]string `yaml:"values" json:"values,omitempty"`
 }
 
 type rawTests struct {
@@ -58,6 +65,8 @@ type rawCase struct {
 	Change  yaml.Node `yaml:"change"`
 	Service yaml.Node `yaml:"service"`
 	Expect  *Expect   `yaml:"expect"`
+	// Inputs are the other keys: the kind's further variables.
+	Inputs map[string]yaml.Node `yaml:",inline"`
 }
 
 func loadTests(path string, owner *File, ids map[string]*Rule) (*TestFile, diag.List) {
@@ -110,9 +119,54 @@ func loadTests(path string, owner *File, ids map[string]*Rule) (*TestFile, diag.
 			p := yamlsrc.At(yamlsrc.Get(node, "service"), node)
 			l.Add(path, p.Line, p.Col, "case %q: service: %v", rc.Name, err)
 		}
+		l = append(l, decodeCaseVars(path, node, owner.Kind, tc)...)
 		tf.Cases = append(tf.Cases, tc)
 	}
 	return tf, l
+}
+
+// decodeCaseVars decodes a case's keys other than name, expect, change and
+// service: each must be a variable of the kind with a declared type.
+func decodeCaseVars(path string, node *yaml.Node, k Kind, tc *TestCase) diag.List {
+	var l diag.List
+	spec := kinds[k]
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		key, val := node.Content[i], node.Content[i+1]
+		switch key.Value {
+		case "name", "expect", "change", "service":
+			continue
+		}
+		t := spec.Types[key.Value]
+		if t == nil || key.Value == "service" {
+			var names []string
+			for _, v := range sortedTypeKeys(spec.Types) {
+				names = append(names, v)
+			}
+			p := yamlsrc.At(key, node)
+			l.Add(path, p.Line, p.Col, "case %q: %q is not an input of %s rule files (inputs: change%s)", tc.Name, key.Value, k, prefixEach(", ", names))
+			continue
+		}
+		v := reflect.New(t)
+		if err := decodeStrict(val, v.Interface()); err != nil {
+			p := yamlsrc.At(val, node)
+			l.Add(path, p.Line, p.Col, "case %q: %s: %v", tc.Name, key.Value, err)
+			continue
+		}
+		if tc.Vars == nil {
+			tc.Vars = map[string]any{}
+		}
+		tc.Vars[key.Value] = v.Interface()
+	}
+	return l
+}
+
+func prefixEach(sep string, s []string) string {
+	var b strings.Builder
+	for _, x := range s {
+		b.WriteString(sep)
+		b.WriteString(x)
+	}
+	return b.String()
 }
 
 // decodeChange converts a YAML change into the workspace type, strictly.
@@ -186,6 +240,7 @@ func (s *Set) runCase(f *File, tc *TestCase) []string {
 	var fails []string
 	var nodes, gates []string
 	var decision *PlanDecision
+	var values map[string]string
 	switch f.Kind {
 	case Plan:
 		svc := tc.Service
@@ -217,6 +272,27 @@ func (s *Set) runCase(f *File, tc *TestCase) []string {
 		for _, g := range req {
 			gates = append(gates, g.Name)
 		}
+	default:
+		spec := kinds[f.Kind]
+		if spec.test == nil {
+			return []string{fmt.Sprintf("rule files of kind %s have no test runner", f.Kind)}
+		}
+		vars := map[string]any{"change": &c}
+		for k, v := range tc.Vars {
+			vars[k] = v
+		}
+		for _, v := range spec.Vars[""] {
+			if _, ok := vars[v]; !ok {
+				if t := spec.varType(v); t != nil {
+					vars[v] = reflect.New(t).Interface()
+				}
+			}
+		}
+		fr, vals, err := spec.test(s, vars)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		fired, values = fr, vals
 	}
 	var got []string
 	for _, fr := range fired {
@@ -264,6 +340,15 @@ func (s *Set) runCase(f *File, tc *TestCase) []string {
 		}
 		if e.Migration != "" && decision.Migration != e.Migration {
 			fails = append(fails, fmt.Sprintf("migration %q, want %q", decision.Migration, e.Migration))
+		}
+	}
+	for _, k := range sortedKeys(e.Values) {
+		got, ok := values[k]
+		if !ok {
+			got = "(not given by " + string(f.Kind) + " rules)"
+		}
+		if got != e.Values[k] {
+			fails = append(fails, fmt.Sprintf("%s %q, want %q", k, got, e.Values[k]))
 		}
 	}
 	return fails
