@@ -207,7 +207,7 @@ func marshalObject(o any) ([]byte, error) {
 	}
 	delete(m, "status")
 	prune(m)
-	return encodeYAML(m), nil
+	return encodeYAMLSized(m, len(b)+len(b)/4), nil
 }
 
 // prune removes null values and mappings left empty, depth first.

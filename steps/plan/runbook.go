@@ -13,6 +13,7 @@ import (
 // names its rule.
 func Runbook(p *workspace.Plan) []byte {
 	var b strings.Builder
+	b.Grow(512 * (len(p.Steps) + len(p.Rollback) + 1)) // about what a step's lines take
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("# Release runbook\n\n")
 	w("Risk **%s**, classes %s. Rules `%s`, catalog `%s`.\n\n", p.Risk, orNone(p.Classes), short(p.RulesDigest), short(p.CatalogDigest))

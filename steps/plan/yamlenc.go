@@ -13,8 +13,13 @@ import (
 // JSON-quoted (a subset of YAML's double-quoted style) otherwise. It is a
 // fraction of the cost of a round trip through a general YAML library, which
 // matters when a plan emits a Rollout per service.
-func encodeYAML(v any) []byte {
+func encodeYAML(v any) []byte { return encodeYAMLSized(v, 0) }
+
+// encodeYAMLSized is encodeYAML with a size hint (e.g. the length of the JSON
+// the value came from), so the output is written without regrowing.
+func encodeYAMLSized(v any, hint int) []byte {
 	var b strings.Builder
+	b.Grow(hint)
 	writeYAML(&b, v, 0, false)
 	return []byte(b.String())
 }
