@@ -172,9 +172,16 @@ func (s *Set) ApplyGates(c *workspace.Change) ([]*Required, []workspace.Fired, e
 		if workspace.RiskRank(g.Tier) > workspace.RiskRank(prev.Tier) {
 			prev.Tier = g.Tier
 		}
+		if slices.Index(GatePolicies, g.Policy) > slices.Index(GatePolicies, prev.Policy) {
+			prev.Policy = g.Policy
+		}
 		prev.Approvers = max(prev.Approvers, g.Approvers)
 		prev.Owners = prev.Owners || g.Owners
 		prev.NotAuthor = prev.NotAuthor || g.NotAuthor
+		if prev.Policy != workspace.PolicyAuto {
+			prev.Policy = PolicyFor(max(prev.Approvers, 1), prev.NotAuthor)
+		}
+		prev.Remediation = unionRemediation(prev.Remediation, g.Remediation)
 		prev.Groups = union(prev.Groups, g.Groups)
 		prev.Before = union(prev.Before, g.Before)
 		prev.After = union(prev.After, g.After)
@@ -187,6 +194,16 @@ func (s *Set) ApplyGates(c *workspace.Change) ([]*Required, []workspace.Fired, e
 		return nil, nil, err
 	}
 	return out, fired, nil
+}
+
+func unionRemediation(a, b []workspace.Remediation) []workspace.Remediation {
+	out := append([]workspace.Remediation{}, a...)
+	for _, x := range b {
+		if !slices.ContainsFunc(out, func(y workspace.Remediation) bool { return y.ID == x.ID }) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func union(a, b []string) []string {

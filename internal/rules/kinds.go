@@ -184,6 +184,9 @@ type NodeEffect struct {
 type GateEffect struct {
 	Name string `yaml:"name" json:"name"`
 	Tier string `yaml:"tier" json:"tier"`
+	// Policy is who must pass the gate (GatePolicies); given, it sets
+	// Approvers and NotAuthor, which may then only repeat it.
+	Policy string `yaml:"policy" json:"policy,omitempty"`
 	// Owners adds the owner groups of every affected service to Groups.
 	Owners    bool     `yaml:"owners" json:"owners,omitempty"`
 	Groups    []string `yaml:"groups" json:"groups,omitempty"`
@@ -194,6 +197,9 @@ type GateEffect struct {
 	Before  []string `yaml:"before" json:"before,omitempty"`
 	After   []string `yaml:"after" json:"after,omitempty"`
 	Timeout string   `yaml:"timeout" json:"timeout,omitempty"`
+	// Remediation lists the tasks the coordinator opens when the gate is
+	// rejected; the packet of a rejected run names them.
+	Remediation []workspace.Remediation `yaml:"remediation" json:"remediation,omitempty"`
 }
 
 // allowedKeys checks an effect mapping's keys against the kind's keys.
@@ -308,27 +314,105 @@ func decodeGate(_ string, n *yaml.Node, at func(*yaml.Node) yamlsrc.Pos, l *diag
 	}
 	p := at(gn)
 	g := e.Gate
+	field := func(key string) yamlsrc.Pos {
+		if k := yamlsrc.Get(gn, key); k != nil {
+			return at(k)
+		}
+		return p
+	}
 	if !idRe.MatchString(g.Name) {
 		l.Add(file, p.Line, p.Col, "gate name %q: use lower-case letters, digits, '.' and '-'", g.Name)
 	}
-	if r := workspace.RiskRank(g.Tier); r < 1 {
-		pt := at(yamlsrc.Get(gn, "tier"))
-		l.Add(file, pt.Line, pt.Col, "gate tier %q is not one of medium, high, critical", g.Tier)
+	if g.Policy != "" && !contains(GatePolicies, g.Policy) {
+		pp := field("policy")
+		l.Add(file, pp.Line, pp.Col, "gate %q: policy %q is not one of %q", g.Name, g.Policy, GatePolicies)
 	}
-	if !g.Owners && len(g.Groups) == 0 {
+	minTier := 1
+	if g.Policy == workspace.PolicyAuto {
+		minTier = 0
+	}
+	if r := workspace.RiskRank(g.Tier); r < minTier {
+		pt := field("tier")
+		want := "medium, high, critical"
+		if minTier == 0 {
+			want = "low, " + want
+		}
+		l.Add(file, pt.Line, pt.Col, "gate tier %q is not one of %s", g.Tier, want)
+	}
+	if g.Policy != workspace.PolicyAuto && !g.Owners && len(g.Groups) == 0 {
 		l.Add(file, p.Line, p.Col, "gate %q names no approvers: set owners: true or groups", g.Name)
 	}
 	if g.Approvers < 0 || g.Approvers > MaxApprovers {
-		pa := at(yamlsrc.Get(gn, "approvers"))
+		pa := field("approvers")
 		l.Add(file, pa.Line, pa.Col, "gate %q: approvers must be 1 or %d (the gate template has %d approval rounds)", g.Name, MaxApprovers, MaxApprovers)
+	}
+	if g.Policy != "" && contains(GatePolicies, g.Policy) {
+		approvers, notAuthor := policyNeeds(g.Policy)
+		if g.Approvers != 0 && g.Approvers != approvers {
+			pa := field("approvers")
+			l.Add(file, pa.Line, pa.Col, "gate %q: policy %s needs %d approver(s), not %d (leave approvers out)", g.Name, g.Policy, approvers, g.Approvers)
+		}
+		if yamlsrc.Get(gn, "notAuthor") != nil && g.NotAuthor != notAuthor {
+			pn := field("notAuthor")
+			l.Add(file, pn.Line, pn.Col, "gate %q: policy %s has notAuthor %v (leave notAuthor out)", g.Name, g.Policy, notAuthor)
+		}
+		g.Approvers, g.NotAuthor = approvers, notAuthor
+	}
+	if g.Policy == "" {
+		if g.Approvers == 0 {
+			g.Approvers = 1
+			if g.Tier == "critical" {
+				g.Approvers = MaxApprovers
+			}
+		}
+		g.Policy = PolicyFor(g.Approvers, g.NotAuthor)
 	}
 	if g.Timeout != "" {
 		if d, err := time.ParseDuration(g.Timeout); err != nil || d <= 0 {
-			pt := at(yamlsrc.Get(gn, "timeout"))
+			pt := field("timeout")
 			l.Add(file, pt.Line, pt.Col, "gate %q: timeout %q is not a positive duration such as 24h", g.Name, g.Timeout)
 		}
 	}
+	for i, r := range g.Remediation {
+		if !idRe.MatchString(r.ID) || r.Task == "" {
+			pr := field("remediation")
+			if items := yamlsrc.Items(yamlsrc.Get(gn, "remediation")); i < len(items) {
+				pr = at(items[i])
+			}
+			l.Add(file, pr.Line, pr.Col, "gate %q: remediation %d needs an id (lower-case letters, digits, '.' and '-') and a task", g.Name, i+1)
+		}
+	}
 	return e
+}
+
+// GatePolicies are the gate policies, weakest first: auto records the gate
+// without stopping, ack needs any owner (the author included), approve one
+// approver who is not the author, two-person two distinct approvers, neither
+// the author.
+var GatePolicies = []string{workspace.PolicyAuto, workspace.PolicyAck, workspace.PolicyApprove, workspace.PolicyTwoPerson}
+
+// policyNeeds gives the approvers and author rule of a policy.
+func policyNeeds(policy string) (approvers int, notAuthor bool) {
+	switch policy {
+	case workspace.PolicyAuto:
+		return 0, false
+	case workspace.PolicyAck:
+		return 1, false
+	case workspace.PolicyApprove:
+		return 1, true
+	}
+	return 2, true
+}
+
+// PolicyFor names the policy of a gate given as approvers and notAuthor.
+func PolicyFor(approvers int, notAuthor bool) string {
+	switch {
+	case approvers >= 2:
+		return workspace.PolicyTwoPerson
+	case notAuthor:
+		return workspace.PolicyApprove
+	}
+	return workspace.PolicyAck
 }
 
 // decodeInto decodes a node into v. Unknown keys were reported by allowedKeys;

@@ -45,6 +45,13 @@ func TestLoadProblems(t *testing.T) {
 			`testdata/bad-plan-effect/plan.yaml:19:11: canary step 2: weight 20 must rise above 50`,
 			`testdata/bad-plan-effect/plan.yaml:19:11: canary step 2: pause "never" is not a positive duration`,
 		}},
+		{"bad gate policies", "bad-gate-policy", []string{
+			`testdata/bad-gate-policy/gates.yaml:8:43: gate "a": policy "three-person" is not one of`,
+			`testdata/bad-gate-policy/gates.yaml:13:70: gate "b": policy two-person needs 2 approver(s), not 1 (leave approvers out)`,
+			`testdata/bad-gate-policy/gates.yaml:18:61: gate "c": policy ack has notAuthor false (leave notAuthor out)`,
+			`testdata/bad-gate-policy/gates.yaml:23:29: gate tier "low" is not one of medium, high, critical`,
+			`testdata/bad-gate-policy/gates.yaml:33:13: gate "e": remediation 1 needs an id`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -269,8 +269,10 @@ func (s *Set) runCase(f *File, tc *TestCase) []string {
 			return []string{err.Error()}
 		}
 		fired = fr
+		values = map[string]string{}
 		for _, g := range req {
 			gates = append(gates, g.Name)
+			values["policy/"+g.Name] = g.Policy
 		}
 	default:
 		spec := kinds[f.Kind]

@@ -92,6 +92,32 @@ type Graph struct {
 	RulesDigest string `json:"rulesDigest"`
 	ChangeRisk  string `json:"risk"`
 	Nodes       []Node `json:"nodes"`
+	// Auto lists the gates the rules placed with policy auto: recorded, and
+	// passed without stopping.
+	Auto []AutoGate `json:"auto,omitempty"`
+}
+
+// AutoGate is a gate passed without a person: what the rules required and why.
+type AutoGate struct {
+	Name  string   `json:"name"`
+	Tier  string   `json:"tier"`
+	Rules []string `json:"rules"`
+}
+
+// Gate policies.
+const (
+	PolicyAuto      = "auto"
+	PolicyAck       = "ack"
+	PolicyApprove   = "approve"
+	PolicyTwoPerson = "two-person"
+)
+
+// Remediation is a task the coordinator opens when a gate is rejected.
+type Remediation struct {
+	ID   string `yaml:"id" json:"id"`
+	Task string `yaml:"task" json:"task"`
+	// Owners: the affected services' owner groups take the task.
+	Owners bool `yaml:"owners" json:"owners,omitempty"`
 }
 
 // Node is one step of the emitted DAG.
@@ -109,6 +135,9 @@ type Node struct {
 type Gate struct {
 	Name string `json:"name"`
 	Tier string `json:"tier"`
+	// Policy is who must pass the gate: ack, approve or two-person (auto
+	// gates have no node; they are listed in the graph's auto).
+	Policy string `json:"policy,omitempty"`
 	// Groups are the catalog groups whose members may approve.
 	Groups []string `json:"groups"`
 	// Approvers is how many distinct approvers the gate needs.
@@ -117,6 +146,8 @@ type Gate struct {
 	NotAuthor bool `json:"notAuthor"`
 	// Timeout is how long the gate waits before it rejects (Go duration; empty = none).
 	Timeout string `json:"timeout,omitempty"`
+	// Remediation is what opens when the gate is rejected.
+	Remediation []Remediation `json:"remediation,omitempty"`
 }
 
 // Approval is approvals/<gate>.json.

@@ -70,16 +70,16 @@ func Plan(change *workspace.Change, cat *catalog.Catalog, set *rules.Set, steps 
 		add(&planned{node: n, rules: r.Rules})
 	}
 	var gates []*planned
+	var auto []workspace.AutoGate
 	for _, rq := range required {
-		g := &workspace.Gate{
-			Name: rq.Name, Tier: rq.Tier, Groups: gateGroups(change, rq),
-			Approvers: rq.Approvers, NotAuthor: rq.NotAuthor, Timeout: rq.Timeout,
+		if rq.Policy == workspace.PolicyAuto {
+			auto = append(auto, workspace.AutoGate{Name: rq.Name, Tier: rq.Tier, Rules: ids(rq.Rules)})
+			continue
 		}
-		if g.Approvers == 0 {
-			g.Approvers = 1
-			if rq.Tier == "critical" {
-				g.Approvers = 2
-			}
+		g := &workspace.Gate{
+			Name: rq.Name, Tier: rq.Tier, Policy: rq.Policy, Groups: gateGroups(change, rq),
+			Approvers: max(rq.Approvers, 1), NotAuthor: rq.NotAuthor, Timeout: rq.Timeout,
+			Remediation: rq.Remediation,
 		}
 		p := &planned{node: workspace.Node{ID: GatePrefix + rq.Name, Step: GateStep, DependsOn: []string{}, Gate: g, Rules: ids(rq.Rules)}, rules: rq.Rules}
 		gates = append(gates, p)
@@ -122,7 +122,7 @@ func Plan(change *workspace.Change, cat *catalog.Catalog, set *rules.Set, steps 
 		sort.Strings(problems)
 		return nil, exitcode.Input(&Invalid{Problems: problems})
 	}
-	g := &workspace.Graph{RulesDigest: set.Digest, ChangeRisk: change.Risk, Nodes: []workspace.Node{}}
+	g := &workspace.Graph{RulesDigest: set.Digest, ChangeRisk: change.Risk, Nodes: []workspace.Node{}, Auto: auto}
 	for _, p := range nodes {
 		g.Nodes = append(g.Nodes, p.node)
 	}

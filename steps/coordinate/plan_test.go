@@ -151,13 +151,18 @@ func TestPlanGatePolicy(t *testing.T) {
 		want workspace.Gate
 	}{
 		{"critical defaults to two approvers", "{name: g, tier: critical, owners: true, notAuthor: true, timeout: 1h}",
-			workspace.Gate{Name: "g", Tier: "critical", Groups: []string{"team-api"}, Approvers: 2, NotAuthor: true, Timeout: "1h"}},
+			workspace.Gate{Name: "g", Tier: "critical", Policy: "two-person", Groups: []string{"team-api"}, Approvers: 2, NotAuthor: true, Timeout: "1h"}},
 		{"high defaults to one approver", "{name: g, tier: high, owners: true}",
-			workspace.Gate{Name: "g", Tier: "high", Groups: []string{"team-api"}, Approvers: 1}},
+			workspace.Gate{Name: "g", Tier: "high", Policy: "ack", Groups: []string{"team-api"}, Approvers: 1}},
 		{"owners and explicit groups, sorted", "{name: g, tier: medium, owners: true, groups: [release], approvers: 2}",
-			workspace.Gate{Name: "g", Tier: "medium", Groups: []string{"release", "team-api"}, Approvers: 2}},
+			workspace.Gate{Name: "g", Tier: "medium", Policy: "two-person", Groups: []string{"release", "team-api"}, Approvers: 2}},
 		{"explicit groups only", "{name: g, tier: high, groups: [team-web]}",
-			workspace.Gate{Name: "g", Tier: "high", Groups: []string{"team-web"}, Approvers: 1}},
+			workspace.Gate{Name: "g", Tier: "high", Policy: "ack", Groups: []string{"team-web"}, Approvers: 1}},
+		{"policy approve: one approver, not the author", "{name: g, tier: high, policy: approve, owners: true}",
+			workspace.Gate{Name: "g", Tier: "high", Policy: "approve", Groups: []string{"team-api"}, Approvers: 1, NotAuthor: true}},
+		{"policy two-person with remediation", "{name: g, tier: critical, policy: two-person, owners: true, remediation: [{id: fix, task: fix it, owners: true}]}",
+			workspace.Gate{Name: "g", Tier: "critical", Policy: "two-person", Groups: []string{"team-api"}, Approvers: 2, NotAuthor: true,
+				Remediation: []workspace.Remediation{{ID: "fix", Task: "fix it", Owners: true}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -273,5 +278,19 @@ func TestOutputParams(t *testing.T) {
 	want := map[string]string{"nodes": "3", "gates": "migration,promote", "risk": "high"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Params() = %v, want %v", got, want)
+	}
+}
+
+func TestAutoGateIsRecordedWithoutANode(t *testing.T) {
+	g, err := Plan(apiChange("alice"), loadCatalog(t), ruleSet(t, nil, []string{gate("gate.g", "{name: promote, tier: low, policy: auto}")}), allSteps)
+	if err != nil {
+		t.Fatalf("Plan = %v", err)
+	}
+	if len(g.Nodes) != 0 {
+		t.Errorf("Plan nodes = %+v, want none: an auto gate stops nobody", g.Nodes)
+	}
+	want := []workspace.AutoGate{{Name: "promote", Tier: "low", Rules: []string{"gate.g"}}}
+	if !reflect.DeepEqual(g.Auto, want) {
+		t.Errorf("Plan auto = %+v, want %+v", g.Auto, want)
 	}
 }
