@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -134,7 +135,7 @@ func TestDemoFlow(t *testing.T) {
 
 	// A replay with one rule changed names the rule.
 	rules := t.TempDir()
-	for _, f := range []string{"classify.yaml", "route.yaml", "gates.yaml"} {
+	for _, f := range []string{"classify.yaml", "route.yaml", "gates.yaml", "plan.yaml"} {
 		src, _ := os.ReadFile(filepath.Join(shippedRules, f))
 		os.WriteFile(filepath.Join(rules, f), src, 0o644)
 	}
@@ -145,6 +146,27 @@ func TestDemoFlow(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("replay with a changed rule lacks %q:\n%s", want, out)
 		}
+	}
+	os.WriteFile(filepath.Join(rules, "gates.yaml"), g, 0o644)
+	// A changed plan rule: the critical service is no longer canaried.
+	mustReplace(t, filepath.Join(rules, "plan.yaml"), "service.tier == 'critical'\n", "false\n")
+	out, _ = mustCode(t, exitcode.Negative, "packet", "replay", ws, "--rules", rules)
+	if want := "plan: service api strategy canary by rule plan.strategy.risky-canary, recorded canary by rule plan.strategy.critical-canary"; !strings.Contains(out, want) {
+		t.Errorf("replay with a changed plan rule lacks %q:\n%s", want, out)
+	}
+}
+
+func mustReplace(t *testing.T, path, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(old)) {
+		t.Fatalf("%s does not contain %q", path, old)
+	}
+	if err := os.WriteFile(path, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -187,6 +209,16 @@ func TestRejectWritesPacket(t *testing.T) {
 	var p packet.Packet
 	if err := workspace.ReadJSON(ws, workspace.PacketFile, &p); err != nil || p.Verdict != "rejected" {
 		t.Fatalf("packet verdict = %q (%v), want rejected", p.Verdict, err)
+	}
+	// The rule that placed the gate names the remediation the rejection opens.
+	want := []packet.Task{{Gate: "migration", ID: "rework-migration", Groups: []string{"team-api"},
+		Task: "rewrite the migration as expand/contract so no step destroys data the running version reads"}}
+	if !reflect.DeepEqual(p.Summary.Remediation, want) {
+		t.Errorf("packet remediation = %+v, want %+v", p.Summary.Remediation, want)
+	}
+	md, _ := os.ReadFile(filepath.Join(ws, workspace.PacketMD))
+	if !strings.Contains(string(md), "## Remediation") || !strings.Contains(string(md), "rework-migration") {
+		t.Errorf("packet.md has no remediation section:\n%s", md)
 	}
 	mustCode(t, exitcode.OK, "packet", "verify", ws)
 }

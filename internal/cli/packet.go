@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -20,6 +21,7 @@ import (
 	"github.com/rehearsal-dev/rehearsal/steps/classify"
 	"github.com/rehearsal-dev/rehearsal/steps/coordinate"
 	"github.com/rehearsal-dev/rehearsal/steps/packet"
+	"github.com/rehearsal-dev/rehearsal/steps/plan"
 	"github.com/rehearsal-dev/rehearsal/workflowtemplates"
 )
 
@@ -119,12 +121,25 @@ func replayPacket(ctx context.Context, dir, rulesDir string, stdout io.Writer) e
 		return err
 	}
 	graph.RulesDigest = set.Digest
-	verdict, reason := packet.Decide(*graph, p.Approvals, nil)
+	findings, err := packet.ReadFindings(dir)
+	if err != nil {
+		return err
+	}
+	verdict, reason := packet.Decide(*graph, p.Approvals, findings)
 
 	diffs := compareDecisions(p, &change, graph, verdict)
+	planDiffs, err := replayPlan(dir, p, &change, cat, set)
+	if err != nil {
+		return err
+	}
+	diffs = append(diffs, planDiffs...)
 	fmt.Fprintf(stdout, "recorded rules %s\nreplayed rules %s\n", p.RulesDigest, set.Digest)
 	if len(diffs) == 0 {
-		fmt.Fprintf(stdout, "replay identical: classes, risk, fired rules, graph and verdict %q reproduced byte for byte\n", verdict)
+		what := "classes, risk, fired rules, graph"
+		if p.Summary.Plan != nil {
+			what += ", plan strategies"
+		}
+		fmt.Fprintf(stdout, "replay identical: %s and verdict %q reproduced byte for byte\n", what, verdict)
 		return nil
 	}
 	for _, d := range diffs {
@@ -198,6 +213,54 @@ func compareDecisions(p packet.Packet, c *workspace.Change, g *workspace.Graph, 
 		out = append(out, "the change record differs in a field no rule names (compare change.json)")
 	}
 	return out
+}
+
+// replayPlan designs the plan again from the recorded change, catalog and
+// manifests snapshot with today's rules and lists the services whose
+// strategy, choosing rule or migration order changed.
+func replayPlan(dir string, p packet.Packet, c *workspace.Change, cat *catalog.Catalog, set *rules.Set) ([]string, error) {
+	if p.Summary.Plan == nil {
+		return nil, nil
+	}
+	var m *plan.Manifests
+	var err error
+	snapshot := filepath.Join(dir, plan.ManifestsDir)
+	if st, statErr := os.Stat(snapshot); statErr == nil && st.IsDir() {
+		m, err = plan.LoadManifests(os.DirFS(snapshot), cat)
+	} else {
+		m, err = plan.LoadManifests(nil, cat)
+	}
+	if err != nil {
+		return nil, exitcode.Input(fmt.Errorf("replay: recorded manifests: %w", err))
+	}
+	d, err := plan.Build(c, cat, m, set)
+	if err != nil {
+		return nil, err
+	}
+	now := map[string]packet.PlannedService{}
+	for _, s := range d.Plan.Services {
+		now[s.Name] = packet.PlannedService{Name: s.Name, Strategy: s.Strategy, Rule: s.StrategyRule, Migration: s.Migration}
+	}
+	was := map[string]packet.PlannedService{}
+	for _, s := range p.Summary.Plan.Services {
+		was[s.Name] = s
+	}
+	var out []string
+	for _, name := range sortedUnion(was, now) {
+		a, inA := was[name]
+		b, inB := now[name]
+		switch {
+		case !inA:
+			out = append(out, fmt.Sprintf("plan: service %s is now planned (%s by rule %s)", name, b.Strategy, b.Rule))
+		case !inB:
+			out = append(out, fmt.Sprintf("plan: service %s is no longer planned", name))
+		case a.Strategy != b.Strategy || a.Rule != b.Rule:
+			out = append(out, fmt.Sprintf("plan: service %s strategy %s by rule %s, recorded %s by rule %s", name, b.Strategy, b.Rule, a.Strategy, a.Rule))
+		case a.Migration != b.Migration:
+			out = append(out, fmt.Sprintf("plan: service %s migration %s, recorded %s", name, b.Migration, a.Migration))
+		}
+	}
+	return out, nil
 }
 
 func nodesOf(g workspace.Graph) []workspace.Node { return g.Nodes }

@@ -105,11 +105,23 @@ func (p Progress) Report(done, total int) {
 // Func returns Report as a plain function for step inputs.
 func (p Progress) Func() func(done, total int) { return p.Report }
 
+// The environment a WorkflowTemplate gives its step container, so the audit
+// entry names what ran: the image reference (ko resolves `ko://` values to
+// digests, in env values as in images) and the template. Argo itself sets
+// ARGO_NODE_ID.
+const (
+	EnvImage    = "REHEARSAL_IMAGE"
+	EnvTemplate = "REHEARSAL_TEMPLATE"
+	EnvArgoNode = "ARGO_NODE_ID"
+)
+
 // Audit records the step's audit entry in the workspace (audit/<node>.json):
-// when it ran, the rules digest, and the digests of the files it read and
-// wrote. The packet gathers these entries.
+// when it ran, the image and template it ran from (in Argo), the rules digest,
+// and the digests of the files it read and wrote. The packet gathers these
+// entries.
 func Audit(ws, step, node string, start time.Time, rulesDigest string, inputs, outputs []string) error {
-	e := workspace.AuditEntry{Step: step, Node: node, Start: start.UTC().Format(time.RFC3339), RulesDigest: rulesDigest, Version: version.Version}
+	e := workspace.AuditEntry{Step: step, Node: node, Start: start.UTC().Format(time.RFC3339), RulesDigest: rulesDigest, Version: version.Version,
+		Image: os.Getenv(EnvImage), Template: os.Getenv(EnvTemplate), ArgoNode: os.Getenv(EnvArgoNode)}
 	if err := workspace.Record(ws, e, inputs, outputs); err != nil {
 		return exitcode.Infrastructure(fmt.Errorf("record audit entry: %w", err))
 	}

@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
+	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 )
 
 func TestFailMapsCodesAndWritesTheTerminationLog(t *testing.T) {
@@ -64,5 +66,25 @@ func TestOutputsWritesOneFileAParameter(t *testing.T) {
 	}
 	if err := Outputs("", map[string]string{"x": "y"}); err != nil {
 		t.Errorf("Outputs with no dir = %v, want nil", err)
+	}
+}
+
+func TestAuditNamesImageTemplateAndNode(t *testing.T) {
+	ws := t.TempDir()
+	t.Setenv(EnvImage, "kind.local/plan@sha256:0123")
+	t.Setenv(EnvTemplate, "rehearsal-plan")
+	t.Setenv(EnvArgoNode, "release-x-123")
+	if err := os.WriteFile(filepath.Join(ws, "in.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Audit(ws, "plan", "plan", time.Unix(0, 0), "sha256:r", []string{"in.json"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var e workspace.AuditEntry
+	if err := workspace.ReadJSON(ws, workspace.AuditFile("plan"), &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Image != "kind.local/plan@sha256:0123" || e.Template != "rehearsal-plan" || e.ArgoNode != "release-x-123" || e.Inputs["in.json"] == "" {
+		t.Errorf("audit entry = %+v, want the image, template, node and input digest from the environment", e)
 	}
 }

@@ -20,6 +20,10 @@ type AuditEntry struct {
 	Step  string `json:"step"`
 	Node  string `json:"node"`
 	Image string `json:"image,omitempty"`
+	// Template is the WorkflowTemplate the step ran from, ArgoNode the
+	// Workflow node id (both empty in local runs).
+	Template string `json:"template,omitempty"`
+	ArgoNode string `json:"argoNode,omitempty"`
 	// Start and End are RFC 3339 times.
 	Start    string `json:"start"`
 	End      string `json:"end"`

@@ -46,6 +46,9 @@ type Packet struct {
 	Graph         workspace.Graph        `json:"graph"`
 	Approvals     []workspace.Approval   `json:"approvals"`
 	Audit         []workspace.AuditEntry `json:"audit"`
+	// Summary is what the specialists decided, in brief, with the files
+	// that back it.
+	Summary Summary `json:"summary"`
 	// Files maps every workspace file (but packet.json, packet.sig and keys/)
 	// to its digest.
 	Files       map[string]string `json:"files"`
@@ -130,7 +133,11 @@ func Run(ctx context.Context, in Input) (Output, error) {
 	if err != nil {
 		return Output{}, fmt.Errorf("encode packet: %w", err)
 	}
-	sig, err := workspace.Marshal(sign(key, b))
+	signature, err := sign(key, b)
+	if err != nil {
+		return Output{}, err
+	}
+	sig, err := workspace.Marshal(signature)
 	if err != nil {
 		return Output{}, fmt.Errorf("encode signature: %w", err)
 	}
@@ -185,6 +192,9 @@ func assemble(dir string) (Packet, *catalog.Catalog, *Findings, error) {
 		return p, nil, nil, err
 	}
 	p.Verdict, p.Reason = Decide(p.Graph, p.Approvals, findings)
+	if p.Summary, err = summarize(dir, p.Change, p.Graph, p.Approvals, findings); err != nil {
+		return p, nil, nil, err
+	}
 	return p, cat, findings, nil
 }
 
@@ -228,6 +238,7 @@ type Finding struct {
 	Line     int    `json:"line"`
 	Resource string `json:"resource"`
 	Message  string `json:"message"`
+	Fix      string `json:"fix,omitempty"`
 }
 
 // Blockers returns the findings that block the release.
@@ -243,6 +254,10 @@ func (f *Findings) Blockers() []Finding {
 	}
 	return out
 }
+
+// ReadFindings reads the workspace's findings.json; nil when the scan step
+// did not run.
+func ReadFindings(dir string) (*Findings, error) { return readFindings(dir) }
 
 // readFindings reads findings.json when the scan step wrote one.
 func readFindings(dir string) (*Findings, error) {

@@ -95,7 +95,11 @@ func Render(p Packet, cat *catalog.Catalog, findings *Findings, files map[string
 		gates++
 		g := n.Gate
 		w("### %s\n\n", g.Name)
-		w("Policy: %s — %d distinct approver(s) from %s", g.Tier, gate.Needed(*g), list(g.Groups))
+		policy := g.Policy
+		if policy == "" {
+			policy = g.Tier
+		}
+		w("Policy: %s (tier %s) — %d distinct approver(s) from %s", policy, g.Tier, gate.Needed(*g), list(g.Groups))
 		if g.NotAuthor {
 			w(", not the change's author")
 		}
@@ -124,6 +128,36 @@ func Render(p Packet, cat *catalog.Catalog, findings *Findings, files map[string
 	if gates == 0 {
 		w("No gate was required.\n\n")
 	}
+	for _, a := range p.Graph.Auto {
+		w("Gate %s (tier %s) passed without a person: policy auto (rules %s).\n\n", a.Name, a.Tier, strings.Join(a.Rules, ", "))
+	}
+	if len(p.Summary.Remediation) > 0 {
+		w("## Remediation\n\nThe rejection opens these tasks:\n\n")
+		for _, t := range p.Summary.Remediation {
+			w("- **%s** (gate %s): %s\n", t.ID, t.Gate, cell(t.String()))
+		}
+		w("\n")
+	}
+	if ps := p.Summary.Plan; ps != nil {
+		w("## Deploy plan\n\n%d step(s); %d advisory(ies). See runbook.md.\n\n", ps.Steps, ps.Advisories)
+		if len(ps.Services) > 0 {
+			w("| Service | Strategy | Chosen by | Migration |\n|---|---|---|---|\n")
+			for _, sv := range ps.Services {
+				w("| %s | %s | %s | %s |\n", cell(sv.Name), cell(sv.Strategy), cell(sv.Rule), cell(sv.Migration))
+			}
+			w("\n")
+		}
+		if len(ps.Rollback) > 0 {
+			w("Rollback, in order:\n\n")
+			for _, r := range ps.Rollback {
+				w("1. %s\n", cell(r))
+			}
+			w("\n")
+		}
+	}
+	if ds := p.Summary.Dataset; ds != nil {
+		w("## Test data\n\n%d table(s), %d source row(s), %d target row(s); verified: %s.\n\n", ds.Tables, ds.SourceRows, ds.TargetRows, yes(ds.Verified))
+	}
 
 	if findings != nil {
 		blockers := findings.Blockers()
@@ -139,6 +173,14 @@ func Render(p Packet, cat *catalog.Catalog, findings *Findings, files map[string
 			}
 			w("\n")
 		}
+	}
+
+	if len(p.Summary.Evidence) > 0 {
+		w("## Evidence\n\n| What | File |\n|---|---|\n")
+		for _, e := range p.Summary.Evidence {
+			w("| %s | %s |\n", cell(e.What), cell(e.File))
+		}
+		w("\n")
 	}
 
 	w("## Audit\n\n")

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/rehearsal-dev/rehearsal/internal/canonical"
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 )
@@ -25,13 +26,20 @@ const Algorithm = "ed25519"
 // LocalKeyFile is the workspace key used when no key file is given.
 var LocalKeyFile = filepath.Join(workspace.KeysDir, "packet.key")
 
-// Signature is packet.sig: an ed25519 signature over the exact bytes of
-// packet.json, with the public key and its id.
+// Canonicalization names how packet.json is reduced to the signed bytes.
+const Canonicalization = "RFC 8785"
+
+// Signature is packet.sig: an ed25519 signature over the canonical form
+// (RFC 8785) of packet.json, its SHA-256 digest, the public key and its id.
+// Re-indenting packet.json keeps the signature valid; changing any value
+// breaks it.
 type Signature struct {
-	Algorithm string `json:"algorithm"`
-	KeyID     string `json:"keyId"`
-	PublicKey string `json:"publicKey"` // base64 of the 32-byte key
-	Signature string `json:"signature"` // base64
+	Algorithm        string `json:"algorithm"`
+	Canonicalization string `json:"canonicalization"`
+	Digest           string `json:"digest"` // sha256:<hex> of the canonical packet
+	KeyID            string `json:"keyId"`
+	PublicKey        string `json:"publicKey"` // base64 of the 32-byte key
+	Signature        string `json:"signature"` // base64
 }
 
 // KeyID is the first 16 hex digits of the SHA-256 of the public key.
@@ -46,14 +54,20 @@ func publicKey(key ed25519.PrivateKey) ed25519.PublicKey {
 
 func encodeKey(pub ed25519.PublicKey) string { return base64.StdEncoding.EncodeToString(pub) }
 
-func sign(key ed25519.PrivateKey, packet []byte) Signature {
+func sign(key ed25519.PrivateKey, packet []byte) (Signature, error) {
+	c, err := canonical.Transform(packet)
+	if err != nil {
+		return Signature{}, fmt.Errorf("canonicalize %s: %w", workspace.PacketFile, err)
+	}
 	pub := publicKey(key)
 	return Signature{
-		Algorithm: Algorithm,
-		KeyID:     KeyID(pub),
-		PublicKey: encodeKey(pub),
-		Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, packet)),
-	}
+		Algorithm:        Algorithm,
+		Canonicalization: Canonicalization,
+		Digest:           workspace.Digest(c),
+		KeyID:            KeyID(pub),
+		PublicKey:        encodeKey(pub),
+		Signature:        base64.StdEncoding.EncodeToString(ed25519.Sign(key, c)),
+	}, nil
 }
 
 // signingKey loads the key from keyFile, or the workspace key (created once
@@ -186,8 +200,18 @@ func verifySignature(sig Signature, packet []byte, pub ed25519.PublicKey) (ed255
 	if id := KeyID(pub); sig.KeyID != id {
 		return nil, fmt.Errorf("%s: keyId %s does not match the key (%s)", workspace.PacketSig, sig.KeyID, id)
 	}
+	if sig.Canonicalization != Canonicalization {
+		return nil, fmt.Errorf("%s: canonicalization %q, want %q", workspace.PacketSig, sig.Canonicalization, Canonicalization)
+	}
+	c, err := canonical.Transform(packet)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", workspace.PacketFile, err)
+	}
+	if d := workspace.Digest(c); d != sig.Digest {
+		return nil, fmt.Errorf("%s: digest %s, but the canonical %s is %s", workspace.PacketSig, sig.Digest, workspace.PacketFile, d)
+	}
 	raw, err := base64.StdEncoding.DecodeString(sig.Signature)
-	if err != nil || !ed25519.Verify(pub, packet, raw) {
+	if err != nil || !ed25519.Verify(pub, c, raw) {
 		return nil, fmt.Errorf("%s: the signature does not verify %s with key %s", workspace.PacketSig, workspace.PacketFile, sig.KeyID)
 	}
 	return pub, nil

@@ -92,7 +92,7 @@ func Verify(dir string, publicKey ed25519.PublicKey) (Report, error) {
 	check("files", verifyFiles(dir, p.Files), fmt.Sprintf("%d files match their digests", len(p.Files)))
 	check("approvals on disk", unlistedApprovals(dir, p.Files), "every approval on disk is in the packet")
 	cat, findings, err := recordedContent(dir, p)
-	check("recorded content", err, "change, graph, catalog, approvals and audit match their files")
+	check("recorded content", err, "change, graph, catalog, approvals, audit and summary match their files")
 	if cat != nil {
 		check("gate policies", gatePolicies(p, cat), fmt.Sprintf("%d approvals keep their gates' policies", len(p.Approvals)))
 	} else {
@@ -249,10 +249,19 @@ func recordedContent(dir string, p Packet) (*catalog.Catalog, *Findings, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	if findings != nil {
-		if _, ok := p.Files[FindingsFile]; !ok {
-			return nil, nil, fmt.Errorf("%s: on disk but not in the packet", FindingsFile)
+	for _, name := range []string{FindingsFile, DatasetFile, workspace.PlanFile} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			if _, ok := p.Files[name]; !ok {
+				return nil, nil, fmt.Errorf("%s: on disk but not in the packet", name)
+			}
 		}
+	}
+	sum, err := summarize(dir, change, graph, approvals, findings)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := same("summary", sum, p.Summary); err != nil {
+		return nil, nil, err
 	}
 	return cat, findings, nil
 }

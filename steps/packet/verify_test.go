@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rehearsal-dev/rehearsal/internal/canonical"
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 )
@@ -61,7 +62,11 @@ func resign(t *testing.T, dir, keyFile string, edit func(p *Packet)) {
 	if err := workspace.WriteFile(filepath.Join(dir, workspace.PacketFile), b); err != nil {
 		t.Fatal(err)
 	}
-	if err := workspace.WriteJSON(dir, workspace.PacketSig, sign(key, b)); err != nil {
+	sig, err := sign(key, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := workspace.WriteJSON(dir, workspace.PacketSig, sig); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -177,7 +182,7 @@ func TestVerifyTampered(t *testing.T) {
 			}
 			b, _ := os.ReadFile(filepath.Join(otherDir, workspace.PacketSig))
 			os.WriteFile(filepath.Join(dir, workspace.PacketSig), b, 0o644)
-		}, true, "packet.sig: the signature does not verify packet.json"},
+		}, true, "packet.sig: digest sha256:"},
 		{"wrong key id", func(t *testing.T, dir, _ string) {
 			var sig Signature
 			workspace.ReadJSON(dir, workspace.PacketSig, &sig)
@@ -188,7 +193,21 @@ func TestVerifyTampered(t *testing.T) {
 			path := filepath.Join(dir, workspace.PacketFile)
 			b, _ := os.ReadFile(path)
 			os.WriteFile(path, bytes.Replace(b, []byte(`"verdict": "approved"`), []byte(`"verdict": "rejected"`), 1), 0o644)
+		}, false, "packet.sig: digest sha256:"},
+		{"digest and content edited together, signature kept", func(t *testing.T, dir, _ string) {
+			path := filepath.Join(dir, workspace.PacketFile)
+			b, _ := os.ReadFile(path)
+			b = bytes.Replace(b, []byte(`"verdict": "approved"`), []byte(`"verdict": "rejected"`), 1)
+			os.WriteFile(path, b, 0o644)
+			c, _ := canonical.Transform(b)
+			var sig Signature
+			workspace.ReadJSON(dir, workspace.PacketSig, &sig)
+			sig.Digest = workspace.Digest(c)
+			workspace.WriteJSON(dir, workspace.PacketSig, sig)
 		}, false, "packet.sig: the signature does not verify packet.json"},
+		{"summary edited, re-signed with the key", func(t *testing.T, dir, keyFile string) {
+			resign(t, dir, keyFile, func(p *Packet) { p.Summary.Evidence = p.Summary.Evidence[1:] })
+		}, true, "packet.json: the packet's summary does not match the file"},
 		{"re-signed by another key", func(t *testing.T, dir, _ string) {
 			resign(t, dir, otherKey, func(p *Packet) { p.KeyID = KeyID(otherPub) })
 		}, true, "packet.sig: signed by key " + KeyID(otherPub) + ", not the expected key 34750f98bd59fcfc"},
@@ -226,6 +245,24 @@ func TestVerifyTampered(t *testing.T) {
 			}
 			mustVerifyFail(t, dir, pub, tt.want)
 		})
+	}
+}
+
+// TestVerifyReindented: the signature covers the canonical form (RFC 8785),
+// so re-indenting packet.json or reordering its keys keeps it valid.
+func TestVerifyReindented(t *testing.T) {
+	dir, _ := signedWorkspace(t)
+	path := filepath.Join(dir, workspace.PacketFile)
+	b, _ := os.ReadFile(path)
+	c, err := canonical.Transform(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, c, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := Verify(dir, nil); err != nil || !r.OK {
+		t.Errorf("Verify(re-indented packet) = %+v, %v; want ok", r, err)
 	}
 }
 
