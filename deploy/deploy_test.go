@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"github.com/rehearsal-dev/rehearsal/internal/catalog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -99,6 +100,7 @@ func TestBuild(t *testing.T) {
 	var roles []rbacv1.Role
 	var bindings []rbacv1.RoleBinding
 	var rulesCM *corev1.ConfigMap
+	var accounts []corev1.ServiceAccount
 	for _, r := range resources.Resources() {
 		data, err := r.AsYAML()
 		if err != nil {
@@ -117,8 +119,16 @@ func TestBuild(t *testing.T) {
 		case "Namespace":
 			strict(&corev1.Namespace{})
 		case "ServiceAccount":
-			strict(&corev1.ServiceAccount{})
+			var sa corev1.ServiceAccount
+			strict(&sa)
 			serviceAccounts[r.GetName()] = true
+			accounts = append(accounts, sa)
+		case "Secret":
+			var sec corev1.Secret
+			strict(&sec)
+			if sec.Type != corev1.SecretTypeServiceAccountToken || len(sec.Data) > 0 || len(sec.StringData) > 0 {
+				t.Errorf("%s: deploy/ ships no secret values, only service-account token requests", id)
+			}
 		case "Role":
 			var role rbacv1.Role
 			strict(&role)
@@ -196,6 +206,8 @@ func TestBuild(t *testing.T) {
 		"rehearsal-executor": {"argoproj.io workflowtaskresults create,patch"},
 		"rehearsal-gate":     {"argoproj.io workflows get,list"},
 		"rehearsal-release":  {"argoproj.io workflows create,get,watch"},
+		"rehearsal-approver": {"argoproj.io workflows get,list,watch,update,patch", "argoproj.io workflowtemplates,cronworkflows get,list,watch", " pods,pods/log,events get,list,watch"},
+		"rehearsal-viewer":   {"argoproj.io workflows,workflowtemplates,cronworkflows get,list,watch", " pods,pods/log,events get,list,watch"},
 	}
 	for _, r := range roles {
 		var got []string
@@ -210,6 +222,7 @@ func TestBuild(t *testing.T) {
 	for name := range want {
 		t.Errorf("deploy/ has no Role %s", name)
 	}
+	approvalIntegrity(t, roles, bindings, accounts)
 
 	// The CronWorkflow passes Argo's CronWorkflow validation against the templates.
 	if len(crons) == 0 {
@@ -224,6 +237,46 @@ func TestBuild(t *testing.T) {
 		if err := validate.ValidateCronWorkflow(context.Background(), ts, &templateresolution.NullClusterWorkflowTemplateGetter{}, &cw, nil); err != nil {
 			t.Errorf("CronWorkflow %s: %v", cw.Name, err)
 		}
+	}
+}
+
+// approvalIntegrity checks what makes a gate's "Resumed by" record
+// trustworthy: no person or group is bound to anything (people reach Argo
+// through argo-server's SSO RBAC only), only rehearsal-approver may update
+// Workflows, and argo-server maps only the release managers to it.
+func approvalIntegrity(t *testing.T, roles []rbacv1.Role, bindings []rbacv1.RoleBinding, accounts []corev1.ServiceAccount) {
+	t.Helper()
+	writers := map[string]bool{}
+	for _, r := range roles {
+		for _, pr := range r.Rules {
+			if slices.Contains(pr.APIGroups, "argoproj.io") && slices.Contains(pr.Resources, "workflows") &&
+				(slices.Contains(pr.Verbs, "update") || slices.Contains(pr.Verbs, "patch") || slices.Contains(pr.Verbs, "*")) {
+				writers[r.Name] = true
+			}
+		}
+	}
+	if !maps.Equal(writers, map[string]bool{"rehearsal-approver": true}) {
+		t.Errorf("Roles that may update or patch Workflows = %v, want only rehearsal-approver", writers)
+	}
+	for _, b := range bindings {
+		for _, s := range b.Subjects {
+			if s.Kind != rbacv1.ServiceAccountKind {
+				t.Errorf("RoleBinding %s binds %s %q: people must reach Argo through argo-server only", b.Name, s.Kind, s.Name)
+			}
+			if writers[b.RoleRef.Name] && s.Name != "rehearsal-approver" {
+				t.Errorf("RoleBinding %s lets %s update Workflows", b.Name, s.Name)
+			}
+		}
+	}
+	rules := map[string]string{}
+	for _, sa := range accounts {
+		if r, ok := sa.Annotations["workflows.argoproj.io/rbac-rule"]; ok {
+			rules[sa.Name] = r
+		}
+	}
+	want := map[string]string{"rehearsal-approver": "'release-managers' in groups", "rehearsal-viewer": "true"}
+	if !maps.Equal(rules, want) {
+		t.Errorf("SSO RBAC rules = %v, want %v", rules, want)
 	}
 }
 
