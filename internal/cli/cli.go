@@ -17,13 +17,20 @@ const usage = `rehearsal rehearses a release in pre-production.
 
 Usage:
   rehearsal run      [--demo | --repo DIR --base REV --head REV | --event FILE] [--catalog FILE]
-                     [--rules DIR] [--request TEXT] [--approve GATE=USER]... [--workspace DIR]
+                     [--rules DIR] [--request TEXT] [--env NAME] [--service NAME]... [--goal G]...
+                     [--target REV] [--model NAME] [--model-budget DUR]
+                     [--approve GATE=USER]... [--workspace DIR]
   rehearsal approve  --gate NAME --as USER [--decision approve|reject] [--comment TEXT] [--workspace DIR]
   rehearsal rules test [DIR]
   rehearsal packet verify DIR [--public-key FILE]
   rehearsal packet replay DIR [--rules DIR]
   rehearsal render   [--repo DIR --base REV --head REV | --event FILE] [--catalog FILE] [--rules DIR] [--workspace DIR]
+                     [--request TEXT] [--env NAME] [--service NAME]... [--goal G]... [--target REV] [--model NAME]
   rehearsal version
+
+A request is read by a keyword parser, or also by Gemini when GEMINI_API_KEY,
+GOOGLE_API_KEY or Vertex AI settings are set; --env, --service, --goal and
+--target say the same explicitly and override it.
 
 Exit codes: 0 ok, 1 negative verdict, 2 bad input or usage, 3 infrastructure failure,
 4 stopped at a gate awaiting approval.

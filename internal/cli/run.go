@@ -18,6 +18,8 @@ import (
 	"github.com/rehearsal-dev/rehearsal/internal/argo"
 	"github.com/rehearsal-dev/rehearsal/internal/catalog"
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
+	"github.com/rehearsal-dev/rehearsal/internal/intent"
+	"github.com/rehearsal-dev/rehearsal/internal/llm"
 	"github.com/rehearsal-dev/rehearsal/internal/rules"
 	"github.com/rehearsal-dev/rehearsal/internal/runner"
 	"github.com/rehearsal-dev/rehearsal/internal/sample"
@@ -48,6 +50,10 @@ type source struct {
 	keyFile          string
 	approvals        approveFlags
 	argo             argo.Options
+	intent           intent.Flags
+	model            llm.Flags
+	// llm is the run's model client; nil when none is configured.
+	llm llm.Client
 }
 
 func (s *source) flags(fs *flag.FlagSet, withApprovals bool) {
@@ -60,7 +66,9 @@ func (s *source) flags(fs *flag.FlagSet, withApprovals bool) {
 	fs.StringVar(&s.eventName, "event-name", "", "event `name` (push|pull_request); default: told from the payload")
 	fs.StringVar(&s.catalog, "catalog", "services.yaml", "service catalog `file`")
 	fs.StringVar(&s.rules, "rules", "rules", "rules `dir`")
-	fs.StringVar(&s.request, "request", "", "plain-language request `text`, recorded in change.json")
+	fs.StringVar(&s.request, "request", "", "plain-language request `text`, read into change.json's intent (keywords, or Gemini when configured)")
+	s.intent.Register(fs)
+	s.model.Register(fs)
 	fs.StringVar(&s.argo.Namespace, "namespace", "", "`namespace` of the emitted Workflow")
 	if withApprovals {
 		fs.StringVar(&s.keyFile, "key-file", "", "ed25519 signing key `file` (PEM PKCS#8); default: a local key under the workspace")
@@ -174,19 +182,26 @@ func (s *source) plan(ctx context.Context, log *slog.Logger) error {
 	if err := os.MkdirAll(s.workspace, 0o755); err != nil {
 		return exitcode.Infrastructure(err)
 	}
+	if s.request != "" {
+		s.llm = s.model.Open(ctx, os.Getenv, log)
+	}
 	start := time.Now()
 	cout, err := classify.Run(ctx, classify.Input{
 		Repo: s.repo, Base: s.base, Head: s.head, EventFile: s.event, EventName: s.eventName,
-		CatalogPath: s.catalog, Rules: set, Request: s.request, Workspace: s.workspace,
+		CatalogPath: s.catalog, Rules: set, Request: s.request, Intent: s.intent.Intent(), Model: s.llm,
+		Workspace: s.workspace,
 	})
 	if err != nil {
 		return err
 	}
-	if err := stepcmd.Audit(s.workspace, "classify", "classify", start, set.Digest, nil, []string{workspace.ChangeFile, workspace.CatalogFile}); err != nil {
+	if err := stepcmd.Audit(s.workspace, "classify", "classify", start, set.Digest, nil, []string{workspace.ChangeFile, workspace.CatalogFile, workspace.IntentFile}); err != nil {
 		return err
 	}
 	c := cout.Change
 	log.Info("classified", "classes", strings.Join(c.Classes, ","), "risk", c.Risk, "files", len(c.Files), "services", len(c.Services))
+	if c.Intent != nil {
+		log.Info("intent", "environment", c.Intent.Environment, "services", strings.Join(c.Intent.Services, ","), "goals", strings.Join(c.Intent.Goals, ","), "revision", c.Intent.Revision)
+	}
 	cat, err := catalog.Load(filepath.Join(s.workspace, workspace.CatalogFile))
 	if err != nil {
 		return exitcode.Infrastructure(err)
@@ -321,24 +336,20 @@ func continueRun(ctx context.Context, ws, rulesDir, keyFile string, stdout io.Wr
 // when they exist; until then no rule routes them.
 func localSteps(ws, rulesDir string) map[string]runner.StepFunc {
 	return map[string]runner.StepFunc{
-		"plan": func(ctx context.Context, n workspace.Node) error { return localPlan(ctx, ws, rulesDir, n) },
+		"plan": func(ctx context.Context, n workspace.Node) (runner.Files, error) {
+			return localPlan(ctx, ws, rulesDir, n)
+		},
 	}
 }
 
 // localPlan runs the deploy designer on the workspace, with the rules the run
 // was coordinated with, the catalog classify copied and the manifests
 // snapshot (or the directories the node's parameters name).
-func localPlan(ctx context.Context, ws, rulesDir string, n workspace.Node) error {
-	set, err := rules.Load(rulesDir)
+func localPlan(ctx context.Context, ws, rulesDir string, n workspace.Node) (runner.Files, error) {
+	files := runner.Files{Inputs: []string{workspace.ChangeFile, workspace.CatalogFile}}
+	set, err := runRules(ws, rulesDir)
 	if err != nil {
-		return exitcode.Input(err)
-	}
-	var g workspace.Graph
-	if err := workspace.ReadJSON(ws, workspace.GraphFile, &g); err != nil {
-		return exitcode.Input(err)
-	}
-	if g.RulesDigest != "" && set.Digest != g.RulesDigest {
-		return exitcode.Inputf("rules in %s (%s) are not the rules this run was coordinated with (%s); pass the run's --rules", rulesDir, set.Digest, g.RulesDigest)
+		return files, err
 	}
 	catPath := n.Parameters["catalog"]
 	if catPath == "" {
@@ -346,7 +357,7 @@ func localPlan(ctx context.Context, ws, rulesDir string, n workspace.Node) error
 	}
 	cat, err := catalog.Load(catPath)
 	if err != nil {
-		return exitcode.Input(err)
+		return files, exitcode.Input(err)
 	}
 	manifests := n.Parameters["manifests"]
 	if manifests == "" {
@@ -354,9 +365,27 @@ func localPlan(ctx context.Context, ws, rulesDir string, n workspace.Node) error
 			manifests = filepath.Join(ws, plan.ManifestsDir)
 		}
 	}
-	_, err = plan.Run(ctx, plan.Input{Workspace: ws, Rules: set, Catalog: cat, Manifests: manifests,
+	out, err := plan.Run(ctx, plan.Input{Workspace: ws, Rules: set, Catalog: cat, Manifests: manifests,
 		Options: plan.Options{Prometheus: n.Parameters["prometheus"]}})
-	return err
+	files.Outputs = append([]string{workspace.PlanFile, workspace.RunbookFile}, out.Rollouts...)
+	return files, err
+}
+
+// runRules loads the rules for a local step and checks they are the rules the
+// run was coordinated with.
+func runRules(ws, rulesDir string) (*rules.Set, error) {
+	set, err := rules.Load(rulesDir)
+	if err != nil {
+		return nil, exitcode.Input(err)
+	}
+	var g workspace.Graph
+	if err := workspace.ReadJSON(ws, workspace.GraphFile, &g); err != nil {
+		return nil, exitcode.Input(err)
+	}
+	if g.RulesDigest != "" && set.Digest != g.RulesDigest {
+		return nil, exitcode.Inputf("rules in %s (%s) are not the rules this run was coordinated with (%s); pass the run's --rules", rulesDir, set.Digest, g.RulesDigest)
+	}
+	return set, nil
 }
 
 // approveCmd is `rehearsal approve`.

@@ -17,11 +17,19 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
+	"github.com/rehearsal-dev/rehearsal/internal/version"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 )
 
-// StepFunc executes one node of a step kind in the workspace.
-type StepFunc func(ctx context.Context, node workspace.Node) error
+// StepFunc executes one node of a step kind in the workspace and names the
+// workspace files it read and wrote, for the node's audit entry.
+type StepFunc func(ctx context.Context, node workspace.Node) (Files, error)
+
+// Files are workspace-relative paths a step read (Inputs) and wrote (Outputs).
+type Files struct {
+	Inputs, Outputs []string
+}
 
 // Runner executes a workspace's graph.
 type Runner struct {
@@ -185,13 +193,10 @@ func (r *Runner) exec(ctx context.Context, n workspace.Node, fn StepFunc) error 
 	if r.Log != nil {
 		r.Log.Info("node started", "node", n.ID, "step", n.Step)
 	}
-	err := fn(ctx, n)
-	code := 0
-	if err != nil {
-		code = 1
-	}
-	entry := workspace.AuditEntry{Step: n.Step, Node: n.ID, Start: start.Format(time.RFC3339), End: now().UTC().Format(time.RFC3339), ExitCode: code}
-	if werr := workspace.WriteAudit(r.Workspace, entry); werr != nil {
+	files, err := fn(ctx, n)
+	entry := workspace.AuditEntry{Step: n.Step, Node: n.ID, Start: start.Format(time.RFC3339), End: now().UTC().Format(time.RFC3339),
+		ExitCode: exitcode.Code(err), Version: version.Version}
+	if werr := workspace.Record(r.Workspace, entry, files.Inputs, files.Outputs); werr != nil {
 		return errors.Join(err, werr)
 	}
 	if r.Log != nil {

@@ -3,12 +3,15 @@ package runner
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 )
 
@@ -41,7 +44,7 @@ func TestContinueOrderAndConcurrency(t *testing.T) {
 	met := make(chan struct{})
 	go func() { barrier.Wait(); close(met) }()
 	together := true
-	r := &Runner{Workspace: ws, Steps: map[string]StepFunc{"work": func(ctx context.Context, n workspace.Node) error {
+	r := &Runner{Workspace: ws, Steps: map[string]StepFunc{"work": func(ctx context.Context, n workspace.Node) (Files, error) {
 		mu.Lock()
 		order = append(order, n.ID)
 		mu.Unlock()
@@ -55,7 +58,8 @@ func TestContinueOrderAndConcurrency(t *testing.T) {
 				mu.Unlock()
 			}
 		}
-		return nil
+		out := n.ID + ".out"
+		return Files{Inputs: []string{workspace.GraphFile}, Outputs: []string{out}}, os.WriteFile(filepath.Join(ws, out), []byte(n.ID), 0o644)
 	}}}
 	res, err := r.Continue(context.Background())
 	if err != nil {
@@ -71,6 +75,14 @@ func TestContinueOrderAndConcurrency(t *testing.T) {
 	}
 	if len(res.Waiting) != 1 || res.Waiting[0].Gate.Name != "promote" || res.Complete() {
 		t.Errorf("Continue = %+v, want waiting at gate promote", res)
+	}
+	// Each node's audit entry holds the digests of the files it read and wrote.
+	var e workspace.AuditEntry
+	if err := workspace.ReadJSON(ws, workspace.AuditFile("c"), &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Outputs["c.out"] != workspace.Digest([]byte("c")) || e.Inputs[workspace.GraphFile] == "" || e.ExitCode != 0 {
+		t.Errorf("audit entry of c = %+v, want the digests of graph.json and c.out", e)
 	}
 
 	// Approve the gate: a second Continue runs only d (a, b, c have audit entries).
@@ -93,8 +105,10 @@ func TestContinueRejectedAndFailed(t *testing.T) {
 	workspace.WriteJSON(ws, workspace.ApprovalFile("migration"), workspace.Approval{Gate: "migration", Decision: "reject", Verified: true})
 	ran := false
 	r := &Runner{Workspace: ws, Steps: map[string]StepFunc{
-		"work": func(context.Context, workspace.Node) error { ran = true; return nil },
-		"fail": func(context.Context, workspace.Node) error { return errors.New("disk full") },
+		"work": func(context.Context, workspace.Node) (Files, error) { ran = true; return Files{}, nil },
+		"fail": func(context.Context, workspace.Node) (Files, error) {
+			return Files{}, exitcode.Infrastructure(errors.New("disk full"))
+		},
 	}}
 	res, err := r.Continue(context.Background())
 	if err != nil {
@@ -107,8 +121,8 @@ func TestContinueRejectedAndFailed(t *testing.T) {
 		t.Errorf("Continue = %+v, want migration rejected and boom failed", res)
 	}
 	entries, err := workspace.ReadAudit(ws)
-	if err != nil || len(entries) != 1 || entries[0].Node != "boom" || entries[0].ExitCode != 1 {
-		t.Errorf("audit = %+v (%v), want one failed entry for boom", entries, err)
+	if err != nil || len(entries) != 1 || entries[0].Node != "boom" || entries[0].ExitCode != exitcode.Infra {
+		t.Errorf("audit = %+v (%v), want one entry for boom with the infrastructure exit code", entries, err)
 	}
 }
 

@@ -19,6 +19,7 @@ type Change struct {
 	Source   Source    `json:"source"`
 	Author   string    `json:"author"`
 	Request  string    `json:"request,omitempty"`
+	Intent   *Intent   `json:"intent,omitempty"` // see Intent; absent without a request or intent flags
 	Classes  []string  `json:"classes"`
 	Risk     string    `json:"risk"`
 	Services []Service `json:"services"`

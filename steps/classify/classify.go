@@ -13,13 +13,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/rehearsal-dev/rehearsal/internal/catalog"
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
+	"github.com/rehearsal-dev/rehearsal/internal/intent"
+	"github.com/rehearsal-dev/rehearsal/internal/llm"
 	"github.com/rehearsal-dev/rehearsal/internal/rules"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 )
@@ -43,8 +49,15 @@ type Input struct {
 	// Rules is the rule set; when nil it is loaded from RulesDir.
 	RulesDir string     `json:"rulesDir,omitempty"`
 	Rules    *rules.Set `json:"-"`
-	// Request is the plain-language request text, recorded as given.
+	// Request is the plain-language request text, recorded as given and read
+	// into change.json's intent (see internal/intent).
 	Request string `json:"request,omitempty"`
+	// Intent is what the explicit intent flags say (--env, --service,
+	// --goal, --target); a set field overrides what Request says.
+	Intent workspace.Intent `json:"intent"`
+	// Model, when set, reads Request too (validated, merged, recorded in
+	// intent.json); nil reads it with the keyword parser alone.
+	Model llm.Client `json:"-"`
 	// Workspace is the directory change.json and catalog.json are written to.
 	Workspace string `json:"workspace"`
 }
@@ -95,19 +108,64 @@ func Run(ctx context.Context, in Input) (Output, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	if cat != nil {
+		if err := intent.CheckExplicit(in.Intent, serviceNames(cat), catalogName(in)); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		return Output{}, joinErrors(errs)
 	}
+	res, err := intent.Resolve(ctx, intent.Input{Request: in.Request, Explicit: in.Intent,
+		Services: serviceNames(cat), CatalogFile: catalogName(in), Model: in.Model})
+	if err != nil {
+		return Output{}, err
+	}
+	change.Intent = res.Intent
 	if err := Decide(change, cat, set); err != nil {
 		return Output{}, err
 	}
 	if err := workspace.WriteJSON(in.Workspace, workspace.CatalogFile, cat); err != nil {
 		return Output{}, exitcode.Infrastructure(err)
 	}
+	if err := writeIntent(in.Workspace, res.Record); err != nil {
+		return Output{}, exitcode.Infrastructure(err)
+	}
 	if err := workspace.WriteJSON(in.Workspace, workspace.ChangeFile, change); err != nil {
 		return Output{}, exitcode.Infrastructure(err)
 	}
 	return Output{Change: change}, nil
+}
+
+// serviceNames lists the catalog's services, sorted.
+func serviceNames(cat *catalog.Catalog) []string {
+	var out []string
+	for _, s := range cat.Services {
+		out = append(out, s.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// catalogName names the catalog in messages.
+func catalogName(in Input) string {
+	if in.CatalogPath != "" {
+		return in.CatalogPath
+	}
+	return "(given catalog)"
+}
+
+// writeIntent writes intent.json, or removes an earlier run's when the change
+// has no intent.
+func writeIntent(dir string, rec *workspace.IntentRecord) error {
+	if rec == nil {
+		err := os.Remove(filepath.Join(dir, workspace.IntentFile))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	return workspace.WriteJSON(dir, workspace.IntentFile, rec)
 }
 
 // joinErrors keeps every message; the exit code is the worst one (an

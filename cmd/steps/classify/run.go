@@ -5,11 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/rehearsal-dev/rehearsal/internal/catalog"
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
+	"github.com/rehearsal-dev/rehearsal/internal/intent"
+	"github.com/rehearsal-dev/rehearsal/internal/llm"
 	"github.com/rehearsal-dev/rehearsal/internal/stepcmd"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 	"github.com/rehearsal-dev/rehearsal/steps/classify"
@@ -37,17 +40,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.StringVar(&in.EventName, "event-name", "", "X-GitHub-Event `name` (push | pull_request; default: told from the payload)")
 	fl.StringVar(&in.CatalogPath, "catalog", "services.yaml", "service catalog `file`")
 	fl.StringVar(&in.RulesDir, "rules", "rules/", "rules `dir`")
-	fl.StringVar(&in.Request, "request", "", "plain-language request `text`, recorded in change.json")
+	fl.StringVar(&in.Request, "request", "", "plain-language request `text`, read into change.json's intent")
+	var intentFlags intent.Flags
+	intentFlags.Register(fl)
+	var model llm.Flags
+	model.Register(fl)
 	fl.StringVar(&outputs, "outputs", "", "`dir` for Argo output parameters (risk, classes, services, files)")
 	if err := stepcmd.Parse(fl, args, stderr); err != nil {
 		return stepcmd.Fail(stderr, name, err)
+	}
+	in.Intent = intentFlags.Intent()
+	if in.Request != "" {
+		in.Model = model.Open(ctx, os.Getenv, stepcmd.Logger(stderr))
 	}
 	start := time.Now()
 	out, err := classify.Run(ctx, in)
 	if err != nil {
 		return stepcmd.Fail(stderr, name, err)
 	}
-	written := []string{workspace.ChangeFile, workspace.CatalogFile}
+	written := []string{workspace.ChangeFile, workspace.CatalogFile, workspace.IntentFile}
 	if in.Repo != "" {
 		// The plan step reads the manifests as they are at the head revision
 		// from the workspace: its pod has no repository.
