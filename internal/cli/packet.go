@@ -133,6 +133,11 @@ func replayPacket(ctx context.Context, dir, rulesDir string, stdout io.Writer) e
 		return err
 	}
 	diffs = append(diffs, planDiffs...)
+	if sameText, err := packet.ReplayExplanations(ctx, dir, p); err != nil {
+		return err
+	} else if !sameText {
+		diffs = append(diffs, "explanations: the recorded model answers and templates no longer give the recorded text")
+	}
 	fmt.Fprintf(stdout, "recorded rules %s\nreplayed rules %s\n", p.RulesDigest, set.Digest)
 	if len(diffs) == 0 {
 		what := "classes, risk, fired rules, graph"

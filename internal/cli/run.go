@@ -119,7 +119,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 	}
-	return continueRun(ctx, s.workspace, s.rules, s.keyFile, stdout, log)
+	model := s.llm
+	if model == nil { // no request to read, but the packet's explanations may use the model
+		model = s.model.Open(ctx, os.Getenv, log)
+	}
+	return continueRun(ctx, s.workspace, s.rules, s.keyFile, model, stdout, log)
 }
 
 // start parses the flags, checks them, and classifies and coordinates the change
@@ -278,7 +282,7 @@ func decide(ctx context.Context, ws, gateName, user, decision, comment string, s
 
 // continueRun executes what is runnable; then stops at open gates (exit 4) or
 // writes the packet (exit by verdict).
-func continueRun(ctx context.Context, ws, rulesDir, keyFile string, stdout io.Writer, log *slog.Logger) error {
+func continueRun(ctx context.Context, ws, rulesDir, keyFile string, model llm.Client, stdout io.Writer, log *slog.Logger) error {
 	r := &runner.Runner{Workspace: ws, Steps: localSteps(ws, rulesDir), Log: log}
 	res, err := r.Continue(ctx)
 	if err != nil {
@@ -316,7 +320,7 @@ func continueRun(ctx context.Context, ws, rulesDir, keyFile string, stdout io.Wr
 		}
 		return exitcode.Wrap(exitcode.Pending, fmt.Errorf("awaiting approval at gate %s", strings.Join(names, ", ")))
 	}
-	pout, err := packet.Run(ctx, packet.Input{Workspace: ws, KeyFile: keyFile, Version: version.Version})
+	pout, err := packet.Run(ctx, packet.Input{Workspace: ws, KeyFile: keyFile, Version: version.Version, Model: model})
 	if err != nil {
 		return err
 	}
@@ -391,7 +395,9 @@ func runRules(ws, rulesDir string) (*rules.Set, error) {
 // approveCmd is `rehearsal approve`.
 func approveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var ws, gateName, user, decision, comment, keyFile, rulesDir string
+	var model llm.Flags
 	fl := flag.NewFlagSet("approve", flag.ContinueOnError)
+	model.Register(fl)
 	fl.StringVar(&ws, "workspace", ".", "workspace `dir` of the run")
 	fl.StringVar(&gateName, "gate", "", "gate `name`")
 	fl.StringVar(&user, "as", "", "the approver's user `name`")
@@ -418,5 +424,6 @@ func approveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := decide(ctx, ws, gateName, user, decision, comment, stdout); err != nil {
 		return err
 	}
-	return continueRun(ctx, ws, rulesDir, keyFile, stdout, stepcmd.Logger(stderr))
+	log := stepcmd.Logger(stderr)
+	return continueRun(ctx, ws, rulesDir, keyFile, model.Open(ctx, os.Getenv, log), stdout, log)
 }

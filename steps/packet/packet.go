@@ -17,6 +17,8 @@ import (
 
 	"github.com/rehearsal-dev/rehearsal/internal/catalog"
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
+	"github.com/rehearsal-dev/rehearsal/internal/explain"
+	"github.com/rehearsal-dev/rehearsal/internal/llm"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 	"github.com/rehearsal-dev/rehearsal/steps/gate"
 )
@@ -49,6 +51,12 @@ type Packet struct {
 	// Summary is what the specialists decided, in brief, with the files
 	// that back it.
 	Summary Summary `json:"summary"`
+	// Explanations are written for reviewers after the verdict, by templates
+	// or a model; they never decide anything.
+	Explanations *explain.Result `json:"explanations,omitempty"`
+	// ModelCalls are the model calls of the run (reading the request,
+	// explaining), with their prompt, request and response digests.
+	ModelCalls []ModelCall `json:"modelCalls"`
 	// Files maps every workspace file (but packet.json, packet.sig and keys/)
 	// to its digest.
 	Files       map[string]string `json:"files"`
@@ -64,6 +72,8 @@ type Input struct {
 	KeyFile string `json:"keyFile,omitempty"`
 	// Version is the tool version recorded in the packet.
 	Version string `json:"version"`
+	// Model writes the explanations when set; nil uses the templates.
+	Model llm.Client `json:"-"`
 }
 
 // Output summarises the written packet.
@@ -97,6 +107,14 @@ func Run(ctx context.Context, in Input) (Output, error) {
 	dir := in.Workspace
 	p, cat, findings, err := assemble(dir)
 	if err != nil {
+		return Output{}, err
+	}
+	rec, err := explainRun(ctx, dir, in.Model, p, findings)
+	if err != nil {
+		return Output{}, err
+	}
+	p.Explanations = &rec.Explanations
+	if p.ModelCalls, _, err = recordedCalls(dir); err != nil {
 		return Output{}, err
 	}
 	key, warn, err := signingKey(dir, in.KeyFile)

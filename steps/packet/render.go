@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rehearsal-dev/rehearsal/internal/catalog"
+	"github.com/rehearsal-dev/rehearsal/internal/explain"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 	"github.com/rehearsal-dev/rehearsal/steps/gate"
 )
@@ -20,6 +21,9 @@ func Render(p Packet, cat *catalog.Catalog, findings *Findings, files map[string
 
 	w("# Release packet: %s\n\n", strings.ToUpper(p.Verdict))
 	w("**Verdict: %s** — %s\n\n", p.Verdict, p.Reason)
+	if e := p.Explanations; e != nil && e.Summary.Text != "" {
+		w("%s\n\n_(%s)_\n\n", e.Summary.Text, explainedBy(e.Summary))
+	}
 	w("- Signed with ed25519 key `%s`; check it with `rehearsal packet verify <dir>`.\n", p.KeyID)
 	w("- Rules: `%s`\n- Catalog: `%s`\n- Tool version: `%s`\n\n", p.RulesDigest, p.CatalogDigest, p.ToolVersion)
 
@@ -107,6 +111,9 @@ func Render(p Packet, cat *catalog.Catalog, findings *Findings, files map[string
 			w("; rejects after %s", g.Timeout)
 		}
 		w(".\n\n")
+		if e := explanation(p, "gate", g.Name); e != nil {
+			w("%s _(%s)_\n\n", e.Text, explainedBy(*e))
+		}
 		a, ok := byGate[g.Name]
 		if !ok {
 			w("Decision: **pending** — no decision recorded yet.\n\n")
@@ -172,6 +179,14 @@ func Render(p Packet, cat *catalog.Catalog, findings *Findings, files map[string
 				w("| %s | %s | %s |\n", cell(f.Rule), cell(where), cell(f.Message))
 			}
 			w("\n")
+			if e := p.Explanations; e != nil {
+				for _, x := range e.Findings {
+					w("- `%s`: %s _(%s)_\n", x.Subject, x.Text, explainedBy(x))
+				}
+				if len(e.Findings) > 0 {
+					w("\n")
+				}
+			}
 		}
 	}
 
@@ -179,6 +194,14 @@ func Render(p Packet, cat *catalog.Catalog, findings *Findings, files map[string
 		w("## Evidence\n\n| What | File |\n|---|---|\n")
 		for _, e := range p.Summary.Evidence {
 			w("| %s | %s |\n", cell(e.What), cell(e.File))
+		}
+		w("\n")
+	}
+
+	if len(p.ModelCalls) > 0 {
+		w("## Model calls\n\n| Purpose | Subject | Model | Prompt | Used | Tokens | Latency |\n|---|---|---|---|---|---|---|\n")
+		for _, c := range p.ModelCalls {
+			w("| %s | %s | %s | %s | %s | %d | %d ms |\n", cell(c.Purpose), cell(c.Subject), cell(c.Model), cell(c.Prompt), yes(c.Used), c.PromptTokens+c.ResponseTokens, c.LatencyMS)
 		}
 		w("\n")
 	}
@@ -205,6 +228,31 @@ func Render(p Packet, cat *catalog.Catalog, findings *Findings, files map[string
 	}
 	w("\npacket.md itself is covered by packet.json; packet.json by packet.sig.\n")
 	return b.Bytes()
+}
+
+// explanation finds the explanation of a kind and subject.
+func explanation(p Packet, kind, subject string) *explain.Explanation {
+	if p.Explanations == nil {
+		return nil
+	}
+	list := p.Explanations.Findings
+	if kind == "gate" {
+		list = p.Explanations.Gates
+	}
+	for i := range list {
+		if list[i].Subject == subject {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+// explainedBy says who wrote an explanation, so a reader knows what to trust.
+func explainedBy(e explain.Explanation) string {
+	if e.Source == explain.FromModel {
+		return "written by the model; it decides nothing"
+	}
+	return "from the rules' template"
 }
 
 func members(cat *catalog.Catalog, group string) []string {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rehearsal-dev/rehearsal/internal/catalog"
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
+	"github.com/rehearsal-dev/rehearsal/internal/explain"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 	"github.com/rehearsal-dev/rehearsal/steps/gate"
 )
@@ -261,6 +262,23 @@ func recordedContent(dir string, p Packet) (*catalog.Catalog, *Findings, error) 
 		return nil, nil, err
 	}
 	if err := same("summary", sum, p.Summary); err != nil {
+		return nil, nil, err
+	}
+	calls, rec, err := recordedCalls(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := same("model calls", calls, p.ModelCalls); err != nil {
+		return nil, nil, err
+	}
+	var explained *explain.Result
+	if rec != nil {
+		if _, ok := p.Files[workspace.ExplanationsFile]; !ok {
+			return nil, nil, fmt.Errorf("%s: on disk but not in the packet", workspace.ExplanationsFile)
+		}
+		explained = &rec.Explanations
+	}
+	if err := same("explanations", explained, p.Explanations); err != nil {
 		return nil, nil, err
 	}
 	return cat, findings, nil

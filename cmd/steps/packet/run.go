@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
+	"github.com/rehearsal-dev/rehearsal/internal/llm"
 	"github.com/rehearsal-dev/rehearsal/internal/stepcmd"
 	"github.com/rehearsal-dev/rehearsal/internal/version"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
@@ -19,6 +21,7 @@ type options struct {
 	workspace string
 	keyFile   string
 	outputs   string
+	model     llm.Flags
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -27,12 +30,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.workspace, "workspace", ".", "workspace `dir`ectory")
 	fs.StringVar(&o.keyFile, "key-file", "", "ed25519 signing key, PEM \"PRIVATE KEY\" (PKCS#8) `file`; empty: the workspace key keys/packet.key")
 	fs.StringVar(&o.outputs, "outputs", "", "`dir`ectory for Argo output parameter files (verdict)")
+	o.model.Register(fs)
 	if err := stepcmd.Parse(fs, args, stderr); err != nil {
 		return stepcmd.Fail(stderr, name, err)
 	}
 	log := stepcmd.Logger(stderr)
 
-	out, err := packet.Run(ctx, packet.Input{Workspace: o.workspace, KeyFile: o.keyFile, Version: version.Version})
+	out, err := packet.Run(ctx, packet.Input{Workspace: o.workspace, KeyFile: o.keyFile, Version: version.Version,
+		Model: o.model.Open(ctx, os.Getenv, log)})
 	if err != nil {
 		return stepcmd.Fail(stderr, name, err)
 	}
