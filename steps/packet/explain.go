@@ -15,32 +15,16 @@ import (
 )
 
 // ModelCall is a model call in the packet's audit: what was asked, of which
-// model, with which prompt, and digests of the request and the answer (the
-// answers themselves are in intent.json and explanations.json, which the
-// packet's file digests cover).
-type ModelCall struct {
-	Purpose        string `json:"purpose"`
-	Subject        string `json:"subject,omitempty"`
-	Model          string `json:"model"`
-	ModelVersion   string `json:"modelVersion,omitempty"`
-	Prompt         string `json:"prompt"`
-	PromptDigest   string `json:"promptDigest"`
-	RequestDigest  string `json:"requestDigest"`
-	ResponseDigest string `json:"responseDigest,omitempty"`
-	LatencyMS      int64  `json:"latencyMs"`
-	PromptTokens   int32  `json:"promptTokens"`
-	ResponseTokens int32  `json:"responseTokens"`
-	Used           bool   `json:"used"`
-	Note           string `json:"note,omitempty"`
-	Error          string `json:"error,omitempty"`
-}
+// model, with which prompt, and digests of the request and the answer. The
+// answers themselves are in intent.json and llm/explanations.json, which the
+// packet's file digests cover, so the packet keeps only their digests.
+type ModelCall = workspace.LLMCall
 
 func modelCalls(calls []llm.Call) []ModelCall {
 	out := []ModelCall{}
 	for _, c := range calls {
-		out = append(out, ModelCall{Purpose: c.Purpose, Subject: c.Subject, Model: c.Model, ModelVersion: c.ModelVersion,
-			Prompt: c.Prompt, PromptDigest: c.PromptDigest, RequestDigest: c.RequestDigest, ResponseDigest: c.ResponseDigest,
-			LatencyMS: c.LatencyMS, PromptTokens: c.PromptTokens, ResponseTokens: c.ResponseTokens, Used: c.Used, Note: c.Note, Error: c.Error})
+		c.Response = ""
+		out = append(out, c)
 	}
 	return out
 }
