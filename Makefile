@@ -50,10 +50,11 @@ test-deps: # git and openssl: tests compare with `git diff --numstat` and sign w
 	  { apt-get update && apt-get install -y git openssl mariadb-server; }
 
 .PHONY: bench
-bench: ## benchmarks (classify+coordinate on 10k files vs git diff --numstat; coordinate and plan on 1,000 services)
+bench: ## benchmarks (classify+coordinate vs git diff --numstat; coordinate and plan on 1,000 services; scan vs the trivy CLI)
 	@mkdir -p .cache/tmp
 	@# benchmark workspaces live on the repository's filesystem (.cache/tmp), as a run's workspace would, not in /tmp
 	TMPDIR=$(CURDIR)/.cache/tmp $(GO) test -run '^$$' -bench . -benchmem -count 3 ./steps/... ./internal/rules/...
+	hack/bench/scan.sh 7
 
 .PHONY: lint
 lint: ## go vet and gofmt

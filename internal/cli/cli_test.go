@@ -93,8 +93,13 @@ func TestDemoFlow(t *testing.T) {
 			t.Errorf("classify audit entry lacks the change.json digest: %+v", e)
 		}
 	}
-	if got, want := strings.Join(nodes, ","), "classify,coordinate,gate-migration.bob,gate-migration.frank,plan"; got != want {
-		t.Errorf("packet audit nodes = %s, want %s", got, want)
+	if got, want := strings.Join(nodes, ","), "classify,coordinate,scan,gate-migration.bob,gate-migration.frank,plan"; got != want {
+		t.Errorf("packet audit nodes = %s, want %s (scan before the gate, so reviewers see its findings)", got, want)
+	}
+	// The security guardian scanned the manifests snapshot; its findings are
+	// in the packet, and the sample manifests have no blocker.
+	if p.Summary.Findings == nil || p.Summary.Findings.Blockers != 0 || p.Files[workspace.FindingsFile] == "" || p.Files[workspace.SARIFFile] == "" {
+		t.Errorf("packet findings summary = %+v, files %v; want the scan's findings without blockers", p.Summary.Findings, p.Files)
 	}
 	// The plan node ran after the migration gate, on the manifests snapshot
 	// of the head revision, and its outputs are in the packet.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -31,6 +32,7 @@ import (
 	"github.com/rehearsal-dev/rehearsal/steps/gate"
 	"github.com/rehearsal-dev/rehearsal/steps/packet"
 	"github.com/rehearsal-dev/rehearsal/steps/plan"
+	"github.com/rehearsal-dev/rehearsal/steps/scan"
 )
 
 // The demo change: the sample history's destructive migration on the critical
@@ -336,14 +338,40 @@ func continueRun(ctx context.Context, ws, rulesDir, keyFile string, model llm.Cl
 }
 
 // localSteps are the in-process executors of routed steps: the same step
-// packages the images run. The specialist steps mask and scan register here
-// when they exist; until then no rule routes them.
+// packages the images run.
 func localSteps(ws, rulesDir string) map[string]runner.StepFunc {
 	return map[string]runner.StepFunc{
 		"plan": func(ctx context.Context, n workspace.Node) (runner.Files, error) {
 			return localPlan(ctx, ws, rulesDir, n)
 		},
+		"scan": func(ctx context.Context, n workspace.Node) (runner.Files, error) {
+			return localScan(ctx, ws, rulesDir, n)
+		},
 	}
+}
+
+// localScan runs the security guardian on the workspace's manifests snapshot
+// (or the directory the node's path parameter names), with the catalog
+// classify copied; blockers no exception covers fail the node (exit 1).
+func localScan(ctx context.Context, ws, rulesDir string, n workspace.Node) (runner.Files, error) {
+	files := runner.Files{Inputs: []string{workspace.ChangeFile, workspace.CatalogFile}}
+	set, err := runRules(ws, rulesDir)
+	if err != nil {
+		return files, err
+	}
+	cat, err := catalog.Load(filepath.Join(ws, workspace.CatalogFile))
+	if err != nil {
+		return files, exitcode.Input(err)
+	}
+	path := cmp.Or(n.Parameters["path"], filepath.Join(ws, workspace.ManifestsDir))
+	out, err := scan.Run(ctx, scan.Input{Path: path, Workspace: ws, Rules: set, Catalog: cat,
+		Environment: n.Parameters["environment"], Exceptions: n.Parameters["exceptions"], Baseline: n.Parameters["baseline"],
+		Now: time.Now()})
+	files.Outputs = []string{workspace.FindingsFile, workspace.SARIFFile}
+	if err == nil && out.ExitCode() != exitcode.OK {
+		err = exitcode.Verdict(fmt.Errorf("scan: %d blocker(s) no exception covers; see %s", out.Blockers, workspace.FindingsFile))
+	}
+	return files, err
 }
 
 // localPlan runs the deploy designer on the workspace, with the rules the run

@@ -76,7 +76,7 @@ func TestGolden(t *testing.T) {
 		workflow  bool
 		staleFile bool // a workflow.yaml from an earlier run is in the workspace
 	}{
-		{name: "migration", nodes: "2", gates: "migration", workflow: true},
+		{name: "migration", nodes: "3", gates: "migration", workflow: true},
 		{name: "docs", nodes: "0", gates: "", staleFile: true},
 	}
 	for _, tc := range tests {
@@ -184,13 +184,13 @@ func TestInvalidGraph(t *testing.T) {
 			route: `apiVersion: rehearsal.dev/v1
 kind: route
 rules:
-  - id: route.scan
-    description: scan everything
+  - id: route.chaos
+    description: chaos everywhere
     when: "true"
     effect:
-      node: {id: scan, step: scan}
+      node: {id: chaos, step: chaos}
 `,
-			want: []string{`rule route.scan (RULES/route.yaml:4:5) adds node "scan" with step "scan", which has no WorkflowTemplate`},
+			want: []string{`rule route.chaos (RULES/route.yaml:4:5) adds node "chaos" with step "chaos", which has no WorkflowTemplate`},
 		},
 		{
 			name: "dependency on a missing node",
@@ -225,11 +225,11 @@ rules:
 		},
 		{
 			name:  "all problems at once",
-			route: "apiVersion: rehearsal.dev/v1\nkind: route\nrules:\n  - id: route.scan\n    description: scan\n    when: \"true\"\n    effect:\n      node: {id: scan, step: scan, dependsOn: [mask]}\n",
+			route: "apiVersion: rehearsal.dev/v1\nkind: route\nrules:\n  - id: route.chaos\n    description: chaos\n    when: \"true\"\n    effect:\n      node: {id: chaos, step: chaos, dependsOn: [load]}\n",
 			gates: "apiVersion: rehearsal.dev/v1\nkind: gates\nrules:\n  - id: gate.qa\n    description: qa\n    when: \"true\"\n    effect:\n      gate: {name: qa, tier: high, groups: [qa-team]}\n",
 			want: []string{
-				`rule route.scan (RULES/route.yaml:4:5) adds node "scan" with step "scan", which has no WorkflowTemplate`,
-				`rule route.scan (RULES/route.yaml:4:5) makes node "scan" depend on "mask", which no rule adds`,
+				`rule route.chaos (RULES/route.yaml:4:5) adds node "chaos" with step "chaos", which has no WorkflowTemplate`,
+				`rule route.chaos (RULES/route.yaml:4:5) makes node "chaos" depend on "load", which no rule adds`,
 				`rule gate.qa (RULES/gates.yaml:4:5) requires gate "qa" approved by group "qa-team", which is not in the catalog`,
 			},
 		},
