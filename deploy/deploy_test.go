@@ -168,7 +168,7 @@ func TestBuild(t *testing.T) {
 
 	// The WorkflowTemplates as deployed load and pass Argo's validator.
 	ts := loadTemplates(t, templates)
-	for _, name := range []string{"rehearsal-classify", "rehearsal-coordinate", "rehearsal-gate", "rehearsal-packet", "rehearsal-plan", "rehearsal-release", "rehearsal-scan"} {
+	for _, name := range []string{"rehearsal-classify", "rehearsal-coordinate", "rehearsal-gate", "rehearsal-mask", "rehearsal-packet", "rehearsal-plan", "rehearsal-release", "rehearsal-scan"} {
 		if _, err := ts.Get(name); err != nil {
 			t.Errorf("deploy/ does not install WorkflowTemplate %s", name)
 		}

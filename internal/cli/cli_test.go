@@ -93,8 +93,13 @@ func TestDemoFlow(t *testing.T) {
 			t.Errorf("classify audit entry lacks the change.json digest: %+v", e)
 		}
 	}
-	if got, want := strings.Join(nodes, ","), "classify,coordinate,scan,gate-migration.bob,gate-migration.frank,plan"; got != want {
+	if got, want := strings.Join(nodes, ","), "classify,coordinate,scan,gate-migration.bob,gate-migration.frank,mask,plan"; got != want {
 		t.Errorf("packet audit nodes = %s, want %s (scan before the gate, so reviewers see its findings)", got, want)
+	}
+	// The test-data architect masked the bundled shop data on the embedded
+	// server after the gate, and verified it.
+	if d := p.Summary.Dataset; d == nil || !d.Verified || d.Tables == 0 || d.TargetRows == 0 || p.Files[workspace.DatasetFile] == "" {
+		t.Errorf("packet dataset summary = %+v, want a verified dataset", d)
 	}
 	// The security guardian scanned the manifests snapshot; its findings are
 	// in the packet, and the sample manifests have no blocker.

@@ -30,6 +30,7 @@ import (
 	"github.com/rehearsal-dev/rehearsal/steps/classify"
 	"github.com/rehearsal-dev/rehearsal/steps/coordinate"
 	"github.com/rehearsal-dev/rehearsal/steps/gate"
+	"github.com/rehearsal-dev/rehearsal/steps/mask"
 	"github.com/rehearsal-dev/rehearsal/steps/packet"
 	"github.com/rehearsal-dev/rehearsal/steps/plan"
 	"github.com/rehearsal-dev/rehearsal/steps/scan"
@@ -347,7 +348,24 @@ func localSteps(ws, rulesDir string) map[string]runner.StepFunc {
 		"scan": func(ctx context.Context, n workspace.Node) (runner.Files, error) {
 			return localScan(ctx, ws, rulesDir, n)
 		},
+		"mask": func(ctx context.Context, n workspace.Node) (runner.Files, error) {
+			return localMask(ctx, ws, rulesDir)
+		},
 	}
+}
+
+// localMask runs the test-data architect on the embedded server, loaded with
+// the bundled shop fixtures and masked with the demo key: what a local run can
+// show without a database. Give the mask binary DSNs and a key for real data.
+func localMask(ctx context.Context, ws, rulesDir string) (runner.Files, error) {
+	files := runner.Files{Inputs: []string{workspace.ChangeFile}}
+	set, err := runRules(ws, rulesDir)
+	if err != nil {
+		return files, err
+	}
+	_, err = mask.Run(ctx, mask.Input{Workspace: ws, Rules: set})
+	files.Outputs = []string{workspace.DatasetFile}
+	return files, err
 }
 
 // localScan runs the security guardian on the workspace's manifests snapshot

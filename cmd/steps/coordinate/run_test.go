@@ -76,7 +76,7 @@ func TestGolden(t *testing.T) {
 		workflow  bool
 		staleFile bool // a workflow.yaml from an earlier run is in the workspace
 	}{
-		{name: "migration", nodes: "3", gates: "migration", workflow: true},
+		{name: "migration", nodes: "4", gates: "migration", workflow: true},
 		{name: "docs", nodes: "0", gates: "", staleFile: true},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test-data architect's benchmarks (run from the repository root):
+#   1. the transformer cost per value and the client cost per customers row;
+#   2. 1,000,000 customers (5 personal-data columns) + 2,000,000 orders built
+#      in a private MariaDB, masked into a target side by side with an
+#      unmasked copy through the same code (identity transformers), copy and
+#      mask alternating, REPS times each (default 3). It needs mariadb-server
+#      (make test-deps) and takes a few minutes per repetition.
+# The machine may be shared: the million-row benchmark reports the fastest run
+# of each (the least disturbed), the medians, and CPU seconds (client +
+# server), which neighbours do not change.
+set -euo pipefail
+export GOEXPERIMENT=jsonv2
+REPS=${REPS:-3}
+go test -run '^$' -bench 'BenchmarkFake|BenchmarkSeed' -benchmem ./internal/transform
+go test -run '^$' -bench 'BenchmarkTransformRows' -benchmem -benchtime 300000x -count 3 ./steps/mask
+REHEARSAL_BENCH_MILLION=$REPS go test -run '^$' -bench 'BenchmarkMillion' -benchtime 1x -timeout 2h -v ./steps/mask 2>&1 |
+  grep -E 'Benchmark|best|wall'
