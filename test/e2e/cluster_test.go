@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
+	"github.com/rehearsal-dev/rehearsal/steps/packet"
 )
 
 var metav1GetOptions = metav1.GetOptions{}
@@ -313,6 +314,7 @@ type packetFile struct {
 	RulesDigest string               `json:"rulesDigest"`
 	Approvals   []workspace.Approval `json:"approvals"`
 	Graph       workspace.Graph      `json:"graph"`
+	Summary     packet.Summary       `json:"summary"`
 }
 
 // verifyPacket runs `rehearsal packet verify DIR` (the CLI built from this

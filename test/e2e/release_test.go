@@ -105,6 +105,18 @@ func testApproved(t *testing.T) {
 			t.Errorf("record %+v: want source argo with argo server's claims", r)
 		}
 	}
+	// The specialists ran as pods of the child Workflow: the security
+	// guardian before the gate, the test-data architect (without the
+	// database Secrets: the embedded demo) and the deploy designer after it.
+	if p.Summary.Findings == nil || p.Summary.Findings.Blockers != 0 {
+		t.Errorf("packet findings summary = %+v, want the scan's findings without blockers", p.Summary.Findings)
+	}
+	if d := p.Summary.Dataset; d == nil || !d.Verified || d.TargetRows == 0 {
+		t.Errorf("packet dataset summary = %+v, want a verified dataset", d)
+	}
+	if p.Summary.Plan == nil || len(p.Summary.Plan.Services) == 0 {
+		t.Errorf("packet plan summary = %+v, want the deploy plan", p.Summary.Plan)
+	}
 	verifyPacket(t, dir)
 }
 
