@@ -115,15 +115,39 @@ const (
 	EnvArgoNode = "ARGO_NODE_ID"
 )
 
+// Report writes a step's Argo output parameters into outputsDir (see
+// Outputs) and its JSON summary on stdout: the two machine outputs every
+// step has.
+func Report(stdout io.Writer, outputsDir string, params map[string]string, summary any) error {
+	if err := Outputs(outputsDir, params); err != nil {
+		return err
+	}
+	b, err := workspace.Marshal(summary)
+	if err != nil {
+		return err
+	}
+	if _, err := stdout.Write(b); err != nil {
+		return exitcode.Infrastructure(err)
+	}
+	return nil
+}
+
+// Record fills e's tool version and, in Argo, the image, template and node
+// it ran as (from the environment), and records it with the digests of the
+// files it read and wrote.
+func Record(ws string, e workspace.AuditEntry, inputs, outputs []string) error {
+	e.Version = version.Version
+	e.Image, e.Template, e.ArgoNode = os.Getenv(EnvImage), os.Getenv(EnvTemplate), os.Getenv(EnvArgoNode)
+	if err := workspace.Record(ws, e, inputs, outputs); err != nil {
+		return exitcode.Infrastructure(fmt.Errorf("record audit entry: %w", err))
+	}
+	return nil
+}
+
 // Audit records the step's audit entry in the workspace (audit/<node>.json):
 // when it ran, the image and template it ran from (in Argo), the rules digest,
 // and the digests of the files it read and wrote. The packet gathers these
 // entries.
 func Audit(ws, step, node string, start time.Time, rulesDigest string, inputs, outputs []string) error {
-	e := workspace.AuditEntry{Step: step, Node: node, Start: start.UTC().Format(time.RFC3339), RulesDigest: rulesDigest, Version: version.Version,
-		Image: os.Getenv(EnvImage), Template: os.Getenv(EnvTemplate), ArgoNode: os.Getenv(EnvArgoNode)}
-	if err := workspace.Record(ws, e, inputs, outputs); err != nil {
-		return exitcode.Infrastructure(fmt.Errorf("record audit entry: %w", err))
-	}
-	return nil
+	return Record(ws, workspace.AuditEntry{Step: step, Node: node, Start: start.UTC().Format(time.RFC3339), RulesDigest: rulesDigest}, inputs, outputs)
 }

@@ -76,15 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return stepcmd.Fail(stderr, name, err)
 	}
 	params := out.Params()
-	if err := stepcmd.Outputs(outputs, params); err != nil {
+	if err := stepcmd.Report(stdout, outputs, params, summary{Change: filepath.Join(in.Workspace, workspace.ChangeFile), Params: params}); err != nil {
 		return stepcmd.Fail(stderr, name, err)
-	}
-	b, err := workspace.Marshal(summary{Change: filepath.Join(in.Workspace, workspace.ChangeFile), Params: params})
-	if err != nil {
-		return stepcmd.Fail(stderr, name, err)
-	}
-	if _, err := stdout.Write(b); err != nil {
-		return stepcmd.Fail(stderr, name, exitcode.Infrastructure(err))
 	}
 	stepcmd.Logger(stderr).Info("classified", "risk", params["risk"], "classes", params["classes"], "services", params["services"], "files", params["files"], "author", out.Change.Author)
 	return exitcode.OK

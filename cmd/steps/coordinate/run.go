@@ -56,14 +56,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		[]string{workspace.ChangeFile, workspace.CatalogFile}, []string{workspace.GraphFile, workspace.WorkflowFile}); err != nil {
 		return stepcmd.Fail(stderr, name, err)
 	}
-	if err := stepcmd.Outputs(o.outputs, out.Params()); err != nil {
+	if err := stepcmd.Report(stdout, o.outputs, out.Params(), out); err != nil {
 		return stepcmd.Fail(stderr, name, err)
 	}
-	b, err := workspace.Marshal(out)
-	if err != nil {
-		return stepcmd.Fail(stderr, name, err)
-	}
-	stdout.Write(b)
 	log := stepcmd.Logger(stderr)
 	if out.Nodes == 0 {
 		log.Info("no nodes: nothing to run", "graph", filepath.Join(o.workspace, workspace.GraphFile), "removedStaleWorkflow", out.RemovedStale)

@@ -11,7 +11,6 @@ import (
 	"github.com/rehearsal-dev/rehearsal/internal/llm"
 	"github.com/rehearsal-dev/rehearsal/internal/stepcmd"
 	"github.com/rehearsal-dev/rehearsal/internal/version"
-	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 	"github.com/rehearsal-dev/rehearsal/steps/packet"
 )
 
@@ -44,15 +43,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, w := range out.Warnings {
 		log.Warn(w)
 	}
-	if err := stepcmd.Outputs(o.outputs, map[string]string{"verdict": out.Verdict}); err != nil {
+	if err := stepcmd.Report(stdout, o.outputs, map[string]string{"verdict": out.Verdict}, out); err != nil {
 		return stepcmd.Fail(stderr, name, err)
-	}
-	b, err := workspace.Marshal(out)
-	if err != nil {
-		return stepcmd.Fail(stderr, name, err)
-	}
-	if _, err := stdout.Write(b); err != nil {
-		return stepcmd.Fail(stderr, name, exitcode.Infrastructure(err))
 	}
 	log.Info("packet signed", "verdict", out.Verdict, "reason", out.Reason, "keyId", out.KeyID, "files", out.Files)
 	if out.ExitCode() == exitcode.OK {

@@ -47,15 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		[]string{workspace.ChangeFile, workspace.CatalogFile}, outputs); err != nil {
 		return stepcmd.Fail(stderr, name, err)
 	}
-	if err := stepcmd.Outputs(o.outputs, out.Params()); err != nil {
+	if err := stepcmd.Report(stdout, o.outputs, out.Params(), out); err != nil {
 		return stepcmd.Fail(stderr, name, err)
-	}
-	b, err := workspace.Marshal(out)
-	if err != nil {
-		return stepcmd.Fail(stderr, name, err)
-	}
-	if _, err := stdout.Write(b); err != nil {
-		return stepcmd.Fail(stderr, name, exitcode.Infrastructure(err))
 	}
 	stepcmd.Logger(stderr).Info("plan written", "services", out.Services, "steps", out.Steps, "gated", out.Gated,
 		"advisories", out.Advisories, "plan", filepath.Join(o.workspace, workspace.PlanFile))

@@ -17,7 +17,6 @@ import (
 	"github.com/rehearsal-dev/rehearsal/internal/rules"
 	"github.com/rehearsal-dev/rehearsal/internal/stepcmd"
 	"github.com/rehearsal-dev/rehearsal/internal/trivyscan"
-	"github.com/rehearsal-dev/rehearsal/internal/version"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 	"github.com/rehearsal-dev/rehearsal/steps/scan"
 )
@@ -57,21 +56,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return stepcmd.Fail(stderr, name, err)
 	}
-	entry := workspace.AuditEntry{Step: name, Node: name, Start: start.UTC().Format(time.RFC3339), RulesDigest: set.Digest,
-		Version: version.Version, ExitCode: out.ExitCode()}
-	if err := workspace.Record(o.workspace, entry, []string{workspace.ChangeFile, workspace.CatalogFile},
+	entry := workspace.AuditEntry{Step: name, Node: name, Start: start.UTC().Format(time.RFC3339), RulesDigest: set.Digest, ExitCode: out.ExitCode()}
+	if err := stepcmd.Record(o.workspace, entry, []string{workspace.ChangeFile, workspace.CatalogFile},
 		[]string{workspace.FindingsFile, workspace.SARIFFile}); err != nil {
-		return stepcmd.Fail(stderr, name, exitcode.Infrastructure(fmt.Errorf("record audit entry: %w", err)))
-	}
-	if err := stepcmd.Outputs(o.outputs, out.Params()); err != nil {
 		return stepcmd.Fail(stderr, name, err)
 	}
-	b, err := workspace.Marshal(out)
-	if err != nil {
+	if err := stepcmd.Report(stdout, o.outputs, out.Params(), out); err != nil {
 		return stepcmd.Fail(stderr, name, err)
-	}
-	if _, err := stdout.Write(b); err != nil {
-		return stepcmd.Fail(stderr, name, exitcode.Infrastructure(err))
 	}
 	findings := filepath.Join(o.workspace, workspace.FindingsFile)
 	log.Info("findings written", "blockers", out.Blockers, "advisories", out.Advisories, "excepted", out.Excepted,
