@@ -11,6 +11,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X github.com/rehearsal-dev/rehearsal/internal/version.Version=$(VERSION)
 KO_DOCKER_REPO ?= kind.local
 KO_VERSION ?= v0.18.0
+MASK_REPS ?= 1
 
 .DEFAULT_GOAL := help
 
@@ -50,11 +51,12 @@ test-deps: # git and openssl: tests compare with `git diff --numstat` and sign w
 	  { apt-get update && apt-get install -y git openssl mariadb-server; }
 
 .PHONY: bench
-bench: ## benchmarks (classify+coordinate vs git diff --numstat; coordinate and plan on 1,000 services; scan vs the trivy CLI)
+bench: ## benchmarks (classify+coordinate vs git diff --numstat; coordinate and plan on 1,000 services; scan vs the trivy CLI; mask vs an unmasked copy of 1M customers + 2M orders in MariaDB, MASK_REPS rounds)
 	@mkdir -p .cache/tmp
 	@# benchmark workspaces live on the repository's filesystem (.cache/tmp), as a run's workspace would, not in /tmp
-	TMPDIR=$(CURDIR)/.cache/tmp $(GO) test -run '^$$' -bench . -benchmem -count 3 ./steps/... ./internal/rules/...
+	TMPDIR=$(CURDIR)/.cache/tmp $(GO) test -run '^$$' -bench . -benchmem -count 3 ./steps/... ./internal/rules/... ./internal/mask/...
 	hack/bench/scan.sh 7
+	REPS=$(MASK_REPS) hack/bench/mask.sh
 
 .PHONY: lint
 lint: ## go vet and gofmt

@@ -12,7 +12,7 @@
 set -euo pipefail
 export GOEXPERIMENT=jsonv2
 REPS=${REPS:-3}
-go test -run '^$' -bench 'BenchmarkFake|BenchmarkSeed' -benchmem ./internal/transform
+go test -run '^$' -bench 'BenchmarkFake|BenchmarkSeed' -benchmem ./internal/mask/transform
 go test -run '^$' -bench 'BenchmarkTransformRows' -benchmem -benchtime 300000x -count 3 ./steps/mask
 REHEARSAL_BENCH_MILLION=$REPS go test -run '^$' -bench 'BenchmarkMillion' -benchtime 1x -timeout 2h -v ./steps/mask 2>&1 |
   grep -E 'Benchmark|best|wall'

@@ -15,7 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rehearsal-dev/rehearsal/internal/diag"
-	"github.com/rehearsal-dev/rehearsal/internal/transform"
+	"github.com/rehearsal-dev/rehearsal/internal/mask/transform"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 	"github.com/rehearsal-dev/rehearsal/internal/yamlsrc"
 )
@@ -28,7 +28,7 @@ const MaskTableScope = "table"
 // choose a transformer for a column or a JSON path — or flag a kept column
 // as suspect; table rules choose subset roots and synthetic row counts.
 type MaskEffect struct {
-	// Transformer is a registry name (internal/transform), keep or null.
+	// Transformer is a registry name (internal/mask/transform), keep or null.
 	Transformer string `yaml:"transformer" json:"transformer,omitempty"`
 	// Paths give explicit transformers for JSON paths (with transformer
 	// json); other paths are classified by the rules like columns.

@@ -13,7 +13,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/rehearsal-dev/rehearsal/internal/dbschema"
-	"github.com/rehearsal-dev/rehearsal/internal/transform"
+	"github.com/rehearsal-dev/rehearsal/internal/mask/transform"
 )
 
 // Load methods.

@@ -1,7 +1,7 @@
 // Package mask is the test-data architect: it builds a preprod dataset from a
 // source schema — every table copied whole, a foreign-key-closed subset, or
 // synthetic rows when there is no source — with every sensitive column
-// replaced by deterministic fakes (internal/transform) chosen by the mask
+// replaced by deterministic fakes (internal/mask/transform) chosen by the mask
 // rules, loads it into staging tables, verifies it (row counts, foreign keys,
 // no original sensitive value left) and swaps it into the target atomically,
 // so the target holds either the old complete dataset or the new one. It
@@ -20,8 +20,8 @@ import (
 
 	"github.com/rehearsal-dev/rehearsal/fixtures/shop"
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
+	"github.com/rehearsal-dev/rehearsal/internal/mask/transform"
 	"github.com/rehearsal-dev/rehearsal/internal/rules"
-	"github.com/rehearsal-dev/rehearsal/internal/transform"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 )
 

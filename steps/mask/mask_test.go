@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
-	"github.com/rehearsal-dev/rehearsal/internal/pii"
-	"github.com/rehearsal-dev/rehearsal/internal/transform"
+	"github.com/rehearsal-dev/rehearsal/internal/mask/pii"
+	"github.com/rehearsal-dev/rehearsal/internal/mask/transform"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 )
 
@@ -284,3 +284,35 @@ func TestInsertLoadsTheSameRows(t *testing.T) {
 }
 
 func exitCode(err error) int { return exitcode.Code(err) }
+
+// TestForeignKeyFollowsItsParent: a foreign key on a masked column (an
+// email used as a key) gets the parent's fakes, so every row still finds its
+// parent.
+func TestForeignKeyFollowsItsParent(t *testing.T) {
+	eachServer(t, func(t *testing.T, s *server) {
+		src := schemaName(t, "accounts")
+		s.exec(t, src,
+			"CREATE TABLE users (email VARCHAR(120) NOT NULL PRIMARY KEY, tier VARCHAR(10) NOT NULL)",
+			"CREATE TABLE logins (id INT PRIMARY KEY, user_email VARCHAR(120) NOT NULL, at DATETIME NOT NULL, CONSTRAINT fk_logins_user FOREIGN KEY (user_email) REFERENCES users (email))",
+			"INSERT INTO users VALUES ('ann@corp.io', 'pro'), ('bob@corp.io', 'free'), ('cy@corp.io', 'free')",
+			"INSERT INTO logins VALUES (1, 'ann@corp.io', '2024-01-01 10:00:00'), (2, 'bob@corp.io', '2024-01-02 10:00:00'), (3, 'ann@corp.io', '2024-01-03 10:00:00')")
+		target := schemaName(t, "preprod")
+		out, err := Run(context.Background(), s.input(t, src, target))
+		if err != nil || !out.Verified {
+			t.Fatalf("Run = %v, problems %v", err, out.Dataset.Verification.Problems)
+		}
+		var logins workspace.DatasetTable
+		for _, tb := range out.Dataset.Tables {
+			if tb.Name == "logins" {
+				logins = tb
+			}
+		}
+		if c := logins.Columns[1]; c.Transformer != "email" || c.Rule != "fk:fk_logins_user" {
+			t.Errorf("logins.user_email = %+v, want email by fk:fk_logins_user", c)
+		}
+		got := s.strings(t, "SELECT CONCAT(l.id, ' ', u.email) FROM `"+target+"`.logins l JOIN `"+target+"`.users u ON u.email = l.user_email ORDER BY l.id")
+		if len(got) != 3 || strings.Contains(strings.Join(got, " "), "corp.io") {
+			t.Errorf("logins joined to users = %v, want 3 rows with fake emails", got)
+		}
+	})
+}

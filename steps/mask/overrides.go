@@ -8,8 +8,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rehearsal-dev/rehearsal/internal/diag"
+	"github.com/rehearsal-dev/rehearsal/internal/mask/transform"
 	"github.com/rehearsal-dev/rehearsal/internal/rules"
-	"github.com/rehearsal-dev/rehearsal/internal/transform"
 	"github.com/rehearsal-dev/rehearsal/internal/yamlsrc"
 )
 

@@ -16,7 +16,7 @@ import (
 
 	"github.com/rehearsal-dev/rehearsal/internal/dbschema"
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
-	"github.com/rehearsal-dev/rehearsal/internal/transform"
+	"github.com/rehearsal-dev/rehearsal/internal/mask/transform"
 )
 
 // batch is a run of rows moving through the pipeline: read → transform →

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/rehearsal-dev/rehearsal/internal/dbschema"
-	"github.com/rehearsal-dev/rehearsal/internal/transform"
+	"github.com/rehearsal-dev/rehearsal/internal/mask/transform"
 )
 
 // benchTable is the customers table of the million-row benchmark.

@@ -12,9 +12,9 @@ import (
 	"github.com/rehearsal-dev/rehearsal/internal/dbschema"
 	"github.com/rehearsal-dev/rehearsal/internal/diag"
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
-	"github.com/rehearsal-dev/rehearsal/internal/pii"
+	"github.com/rehearsal-dev/rehearsal/internal/mask/pii"
+	"github.com/rehearsal-dev/rehearsal/internal/mask/transform"
 	"github.com/rehearsal-dev/rehearsal/internal/rules"
-	"github.com/rehearsal-dev/rehearsal/internal/transform"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 )
 
@@ -126,7 +126,7 @@ type planner struct {
 	sampleSQL func(t *tablePlan, cols []*colPlan) ([][][]byte, int64, error)
 }
 
-func (p *planner) fire(r *rules.Rule, what string) {
+func (p *planner) fire(r *rules.Rule) {
 	if r == nil {
 		return
 	}
@@ -138,7 +138,6 @@ func (p *planner) fire(r *rules.Rule, what string) {
 		msg = r.Description
 	}
 	p.messages[r.ID] = msg
-	_ = what
 }
 
 // firedRules lists the rules that decided something, in rule order.
@@ -315,7 +314,7 @@ func (p *planner) planTable(ctx context.Context, s *dbschema.Schema, t *dbschema
 			name, rule, ruleRef, paths = ov.Transformer, p.over.where(ov.Line), nil, ov.Paths
 			cp.ovLine, cp.ovCol = ov.Line, ov.Col
 		} else {
-			p.fire(d.Rule, t.Name+"."+c.Name)
+			p.fire(d.Rule)
 			if d.Suspect {
 				p.suspects = append(p.suspects, workspace.Suspect{Table: t.Name, Column: c.Name, Rule: d.RuleID(), Reason: ruleMessage(d.Rule)})
 			}
@@ -444,7 +443,7 @@ func (p *planner) bindJSON(t *dbschema.Table, cp *colPlan, explicit map[string]s
 			}
 			if d.Transformer != "json" && !d.Suspect {
 				lp.tn, lp.rule = d.Transformer, d.RuleID()
-				p.fire(d.Rule, l.Path)
+				p.fire(d.Rule)
 			}
 		}
 		if lp.tn != "keep" {
@@ -491,7 +490,7 @@ func followForeignKeys(plans map[string]*tablePlan) []string {
 				}
 				for i, col := range fk.Columns {
 					cp, pp := tp.col(col), parent.col(fk.RefColumns[i])
-					if cp == nil || pp == nil || cp.name == pp.name {
+					if cp == nil || pp == nil || cp.rule == "fk:"+fk.Name || (cp.name == pp.name && pp.name == "keep") {
 						continue
 					}
 					if cp.name != "keep" && pp.name == "keep" {

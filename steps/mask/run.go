@@ -9,15 +9,13 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rehearsal-dev/rehearsal/internal/dbschema"
 	"github.com/rehearsal-dev/rehearsal/internal/embeddedsql"
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
-	"github.com/rehearsal-dev/rehearsal/internal/rules"
-	"github.com/rehearsal-dev/rehearsal/internal/transform"
+	"github.com/rehearsal-dev/rehearsal/internal/mask/transform"
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
 )
 
@@ -251,6 +249,7 @@ func (r *run) run(ctx context.Context) (Output, error) {
 			return Output{}, exitcode.Inputf("--load load-data: the target server refuses LOAD DATA LOCAL INFILE or misreads its escapes; use --load insert")
 		default:
 			method = loadInsert
+			notes = append(notes, "the target server refuses LOAD DATA LOCAL INFILE or misreads its escapes (the embedded server drops backslash escapes): rows were loaded with multi-row INSERT")
 		}
 	}
 	ds.Load = method
@@ -477,7 +476,7 @@ func (r *run) decideTables(ctx context.Context, s *dbschema.Schema, plans []*tab
 		sort.Strings(mt.References)
 		sort.Strings(mt.ReferencedBy)
 		if srcQ != nil {
-			if err := srcQ.(*sql.Conn).QueryRowContext(ctx, "SELECT COUNT(*) FROM "+qualified(srcSchema, tp.t.Name)).Scan(&mt.Rows); err != nil {
+			if err := r.snap.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+qualified(srcSchema, tp.t.Name)).Scan(&mt.Rows); err != nil {
 				return r.infra("count %s: %w", tp.t.Name, err)
 			}
 			tp.rowCount = mt.Rows
@@ -488,14 +487,14 @@ func (r *run) decideTables(ctx context.Context, s *dbschema.Schema, plans []*tab
 		}
 		if !tp.synthetic && d.Subset != nil {
 			tp.root, tp.rootRule = d.Subset, d.SubsetRule.Pos()+": rule "+d.SubsetRule.ID
-			p.fire(d.SubsetRule, tp.t.Name)
+			p.fire(d.SubsetRule)
 		}
 		if tp.synthetic {
 			tp.rows = r.in.Options.SyntheticRows
 			tp.rowsRule = "default"
 			if d.RowsRule != nil {
 				tp.rows, tp.rowsRule = d.Rows, d.RowsRule.ID
-				p.fire(d.RowsRule, tp.t.Name)
+				p.fire(d.RowsRule)
 			}
 		}
 		if ov := over.table(tp.t.Name); ov != nil {
@@ -746,6 +745,3 @@ func datasetTables(plans []*tablePlan) []workspace.DatasetTable {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
-
-var _ = strconv.Itoa
-var _ = rules.Mask

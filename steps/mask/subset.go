@@ -9,7 +9,7 @@ import (
 
 	"github.com/rehearsal-dev/rehearsal/internal/dbschema"
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
-	"github.com/rehearsal-dev/rehearsal/internal/transform"
+	"github.com/rehearsal-dev/rehearsal/internal/mask/transform"
 )
 
 // subsetTable holds the columns of one table that subsetting needs: its row

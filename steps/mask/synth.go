@@ -13,7 +13,7 @@ import (
 
 	"github.com/rehearsal-dev/rehearsal/internal/dbschema"
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
-	"github.com/rehearsal-dev/rehearsal/internal/transform"
+	"github.com/rehearsal-dev/rehearsal/internal/mask/transform"
 )
 
 // examples are originals of the right shape for the transformers that keep
