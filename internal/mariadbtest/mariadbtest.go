@@ -222,3 +222,18 @@ func tail(b []byte) string {
 	}
 	return string(b)
 }
+
+// SkipOrFail ends a test that needs MariaDB when it cannot start: a skip that
+// prints why on a developer's machine, a failure in CI (CI set), where
+// `make test` installs mariadb-server and the case must really run.
+func SkipOrFail(tb interface {
+	Helper()
+	Skipf(string, ...any)
+	Fatalf(string, ...any)
+}, err error) {
+	tb.Helper()
+	if os.Getenv("CI") != "" {
+		tb.Fatalf("MariaDB cannot run here, and CI must run this case: %v", err)
+	}
+	tb.Skipf("MariaDB cannot run here: %v", err)
+}

@@ -83,6 +83,10 @@ func eachServer(t *testing.T, fn func(t *testing.T, s *server)) {
 	t.Run("mariadb", func(t *testing.T) { fn(t, mariaServer(t)) })
 }
 
+func onMaria(t *testing.T, fn func(t *testing.T, s *server)) {
+	t.Run("mariadb", func(t *testing.T) { fn(t, mariaServer(t)) })
+}
+
 func embeddedServer(t *testing.T) *server {
 	t.Helper()
 	e, err := embeddedsql.Start(context.Background())
@@ -101,7 +105,7 @@ func embeddedServer(t *testing.T) *server {
 func mariaServer(t *testing.T) *server {
 	t.Helper()
 	if maria == nil {
-		t.Skipf("MariaDB cannot run here: %v", mariaErr)
+		mariadbtest.SkipOrFail(t, mariaErr)
 	}
 	db, err := sql.Open("mysql", maria.DSN(""))
 	if err != nil {
