@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/brianvoe/gofakeit/v7/data"
 
@@ -327,8 +328,7 @@ func (s *synth) value(tp *tablePlan, cp *colPlan, i int64, seed uint64, attempt 
 		return strconv.AppendInt(nil, int64(1+r.IntN(1000)), 10), false, nil
 	case transform.Temporal:
 		day := 18262 + r.IntN(1500) // from 2020-01-01
-		y, m, dd := civil(day)
-		d := fmt.Sprintf("%04d-%02d-%02d", y, m, dd)
+		d := time.Unix(int64(day)*86400, 0).UTC().Format(time.DateOnly)
 		t := fmt.Sprintf("%02d:%02d:%02d", r.IntN(24), r.IntN(60), r.IntN(60))
 		switch c.DataType {
 		case "date":
@@ -396,24 +396,4 @@ func decimalShape(typ string) (int, int) {
 	p, _ := strconv.Atoi(m[1])
 	s, _ := strconv.Atoi(m[2])
 	return p, s
-}
-
-// civil converts days since 1970-01-01 to a year, month and day.
-func civil(days int) (int, int, int) {
-	z := days + 719468
-	era := z / 146097
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	y := yoe + era*400
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	d := doy - (153*mp+2)/5 + 1
-	m := mp + 3
-	if m > 12 {
-		m -= 12
-	}
-	if m <= 2 {
-		y++
-	}
-	return y, m, d
 }

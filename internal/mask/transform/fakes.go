@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/brianvoe/gofakeit/v7/data"
 )
@@ -630,7 +631,8 @@ func (Date) Apply(dst, orig []byte, r *Rand, _ Column) ([]byte, error) {
 	if shift == 0 {
 		shift = 1
 	}
-	y, m, d = fromDays(toDays(y, m, d) + shift)
+	t := time.Date(y, time.Month(m), d+shift, 0, 0, 0, 0, time.UTC)
+	y, m, d = t.Year(), int(t.Month()), t.Day()
 	dst = append(dst, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
 		byte('0'+m/10), byte('0'+m%10), '-', byte('0'+d/10), byte('0'+d%10))
 	return append(dst, orig[10:]...), nil
@@ -655,50 +657,12 @@ func parseDate(b []byte) (y, m, d int, ok bool) {
 	if m < 1 || m > 12 || d < 1 {
 		return 0, 0, 0, false
 	}
-	if yy, mm, dd := fromDays(toDays(y, m, d)); yy != y || mm != m || dd != d {
+	if t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC); t.Day() != d { // 02-30 normalises to 03-02
 		return 0, 0, 0, false
 	}
 	return y, m, d, true
 }
 
-// toDays and fromDays convert between civil dates and days since
-// 1970-01-01 (proleptic Gregorian calendar).
-func toDays(y, m, d int) int {
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	if y < 0 && y%400 != 0 {
-		era--
-	}
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
-}
-
-func fromDays(z int) (int, int, int) {
-	z += 719468
-	era := z / 146097
-	if z < 0 && z%146097 != 0 {
-		era--
-	}
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	y := yoe + era*400
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	d := doy - (153*mp+2)/5 + 1
-	m := mp + 3
-	if m > 12 {
-		m -= 12
-	}
-	if m <= 2 {
-		y++
-	}
-	return y, m, d
-}
 func (Date) Accepts(col Column) bool {
 	c := ClassOf(col.DataType)
 	return (c == Temporal && col.DataType != "time") || c == Text
