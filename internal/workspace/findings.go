@@ -126,3 +126,18 @@ type ScanNote struct {
 
 // Unexcepted reports whether f blocks the release: a blocker no exception covers.
 func (f Finding) Unexcepted() bool { return f.Blocker && !f.Excepted }
+
+// Open returns the blocking findings no exception covers: what stops a
+// release. A nil Findings (no scan ran) has none.
+func (f *Findings) Open() []Finding {
+	if f == nil {
+		return nil
+	}
+	var out []Finding
+	for _, x := range f.Findings {
+		if x.Blocker && !x.Excepted {
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -32,7 +32,7 @@ func modelCalls(calls []llm.Call) []ModelCall {
 // explainInput is what the explanations are about: the decided packet.
 func explainInput(dir string, p Packet, findings *Findings) (explain.Input, error) {
 	in := explain.Input{Verdict: p.Verdict, Reason: p.Reason, Change: p.Change, Graph: p.Graph, Approvals: p.Approvals}
-	for _, f := range findings.Blockers() {
+	for _, f := range findings.Open() {
 		in.Findings = append(in.Findings, explain.Finding{Rule: f.Rule, Severity: f.Severity, Blocker: f.Blocker, File: f.File,
 			Line: f.Line, Resource: f.Resource, Message: f.Message, Fix: f.Fix})
 	}

@@ -26,8 +26,8 @@ import (
 // Version is the packet format.
 const Version = "rehearsal.dev/packet/v1"
 
-// FindingsFile is the scan step's output; the packet reads only its blockers.
-const FindingsFile = "findings.json"
+// FindingsFile is the scan step's output.
+const FindingsFile = workspace.FindingsFile
 
 // Verdicts.
 const (
@@ -239,39 +239,11 @@ func readApprovals(dir string) ([]workspace.Approval, error) {
 	return out, nil
 }
 
-// Findings is the part of findings.json the verdict needs. Other keys are the
-// scan step's business and are ignored here (the file's digest covers them).
-type Findings struct {
-	Findings []Finding `json:"findings"`
-}
-
-// Finding is one finding; it blocks when Blocker is set and no valid exception
-// applies (Excepted).
-type Finding struct {
-	Rule     string `json:"rule"`
-	Severity string `json:"severity"`
-	Blocker  bool   `json:"blocker"`
-	Excepted bool   `json:"excepted"`
-	File     string `json:"file"`
-	Line     int    `json:"line"`
-	Resource string `json:"resource"`
-	Message  string `json:"message"`
-	Fix      string `json:"fix,omitempty"`
-}
-
-// Blockers returns the findings that block the release.
-func (f *Findings) Blockers() []Finding {
-	if f == nil {
-		return nil
-	}
-	var out []Finding
-	for _, x := range f.Findings {
-		if x.Blocker && !x.Excepted {
-			out = append(out, x)
-		}
-	}
-	return out
-}
+// Findings and Finding are findings.json as the scan step writes it.
+type (
+	Findings = workspace.Findings
+	Finding  = workspace.Finding
+)
 
 // ReadFindings reads the workspace's findings.json; nil when the scan step
 // did not run.
@@ -323,7 +295,7 @@ func Decide(g workspace.Graph, approvals []workspace.Approval, findings *Finding
 	if len(waiting) > 0 {
 		return Pending, strings.Join(waiting, "; ")
 	}
-	if b := findings.Blockers(); len(b) > 0 {
+	if b := findings.Open(); len(b) > 0 {
 		first := b[0]
 		where := first.File
 		if first.Line > 0 {

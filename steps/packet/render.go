@@ -167,7 +167,7 @@ func Render(p Packet, cat *catalog.Catalog, findings *Findings, files map[string
 	}
 
 	if findings != nil {
-		blockers := findings.Blockers()
+		blockers := findings.Open()
 		w("## Findings\n\n%d finding(s), %d unexcepted blocker(s).\n\n", len(findings.Findings), len(blockers))
 		if len(blockers) > 0 {
 			w("| Rule | Where | Message |\n|---|---|---|\n")
