@@ -3,7 +3,6 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"github.com/rehearsal-dev/rehearsal/internal/catalog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/workflow/templateresolution"
 	"github.com/argoproj/argo-workflows/v3/workflow/validate"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rehearsal-dev/rehearsal/internal/argo"
+	"github.com/rehearsal-dev/rehearsal/internal/catalog"
 )
 
 const namespace = "rehearsal"
@@ -101,13 +102,18 @@ func TestBuild(t *testing.T) {
 	var bindings []rbacv1.RoleBinding
 	var rulesCM *corev1.ConfigMap
 	var accounts []corev1.ServiceAccount
+	var clusterRoles []rbacv1.ClusterRole
+	var clusterBindings []rbacv1.ClusterRoleBinding
+	var policies []admissionv1.ValidatingAdmissionPolicy
+	var policyBindings []admissionv1.ValidatingAdmissionPolicyBinding
 	for _, r := range resources.Resources() {
 		data, err := r.AsYAML()
 		if err != nil {
 			t.Fatal(err)
 		}
 		id := r.GetKind() + "/" + r.GetName()
-		if r.GetKind() != "Namespace" && r.GetNamespace() != namespace {
+		clusterScoped := slices.Contains([]string{"Namespace", "ClusterRole", "ClusterRoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}, r.GetKind())
+		if !clusterScoped && r.GetNamespace() != namespace {
 			t.Errorf("%s: namespace %q, want %q", id, r.GetNamespace(), namespace)
 		}
 		strict := func(v any) {
@@ -147,6 +153,22 @@ func TestBuild(t *testing.T) {
 			templates[r.GetName()+".yaml"] = data
 		case "CronWorkflow":
 			crons = append(crons, data)
+		case "ClusterRole":
+			var cr rbacv1.ClusterRole
+			strict(&cr)
+			clusterRoles = append(clusterRoles, cr)
+		case "ClusterRoleBinding":
+			var b rbacv1.ClusterRoleBinding
+			strict(&b)
+			clusterBindings = append(clusterBindings, b)
+		case "ValidatingAdmissionPolicy":
+			var p admissionv1.ValidatingAdmissionPolicy
+			strict(&p)
+			policies = append(policies, p)
+		case "ValidatingAdmissionPolicyBinding":
+			var b admissionv1.ValidatingAdmissionPolicyBinding
+			strict(&b)
+			policyBindings = append(policyBindings, b)
 		default:
 			t.Errorf("%s: unexpected kind", id)
 		}
@@ -168,7 +190,7 @@ func TestBuild(t *testing.T) {
 
 	// The WorkflowTemplates as deployed load and pass Argo's validator.
 	ts := loadTemplates(t, templates)
-	for _, name := range []string{"rehearsal-classify", "rehearsal-coordinate", "rehearsal-gate", "rehearsal-mask", "rehearsal-packet", "rehearsal-plan", "rehearsal-release", "rehearsal-scan"} {
+	for _, name := range []string{"rehearsal-classify", "rehearsal-coordinate", "rehearsal-env", "rehearsal-env-reap", "rehearsal-gate", "rehearsal-mask", "rehearsal-packet", "rehearsal-plan", "rehearsal-release", "rehearsal-scan"} {
 		if _, err := ts.Get(name); err != nil {
 			t.Errorf("deploy/ does not install WorkflowTemplate %s", name)
 		}
@@ -223,6 +245,7 @@ func TestBuild(t *testing.T) {
 		t.Errorf("deploy/ has no Role %s", name)
 	}
 	approvalIntegrity(t, roles, bindings, accounts)
+	envPrivileges(t, clusterRoles, clusterBindings, policies, policyBindings)
 
 	// The CronWorkflow passes Argo's CronWorkflow validation against the templates.
 	if len(crons) == 0 {
@@ -323,5 +346,78 @@ func TestFilesParse(t *testing.T) {
 func TestCatalogConfigMapSource(t *testing.T) {
 	if _, err := catalog.Load("catalog/services.yaml"); err != nil {
 		t.Fatalf("deploy/catalog/services.yaml: %v", err)
+	}
+}
+
+// envPrivileges checks the only cluster-wide rights Rehearsal has: the env
+// step's and the reaper's, exactly; the workload role bound by no
+// ClusterRoleBinding (the env step binds it inside its environments); and the
+// admission policy that keeps both accounts to namespaces labelled as theirs,
+// enforced (Deny).
+func envPrivileges(t *testing.T, roles []rbacv1.ClusterRole, bindings []rbacv1.ClusterRoleBinding, policies []admissionv1.ValidatingAdmissionPolicy, pbs []admissionv1.ValidatingAdmissionPolicyBinding) {
+	t.Helper()
+	want := map[string][]string{
+		"rehearsal-env":          {" namespaces get,create,patch ", "rbac.authorization.k8s.io rolebindings get,create,patch ", "rbac.authorization.k8s.io clusterroles bind rehearsal-env-workload"},
+		"rehearsal-env-reaper":   {" namespaces get,list,update,delete "},
+		"rehearsal-env-workload": nil, // checked below: namespaced resources only, nothing about RBAC
+	}
+	for _, r := range roles {
+		var got []string
+		for _, pr := range r.Rules {
+			got = append(got, strings.Join(pr.APIGroups, ",")+" "+strings.Join(pr.Resources, ",")+" "+strings.Join(pr.Verbs, ",")+" "+strings.Join(pr.ResourceNames, ","))
+			if r.Name == "rehearsal-env-workload" {
+				if slices.Contains(pr.APIGroups, "rbac.authorization.k8s.io") || slices.Contains(pr.Resources, "namespaces") || slices.Contains(pr.Verbs, "*") || slices.Contains(pr.Resources, "*") {
+					t.Errorf("ClusterRole rehearsal-env-workload grants %v: environments' workloads only", pr)
+				}
+				if slices.Contains(pr.Resources, "pods") && !slices.Equal(pr.Verbs, []string{"get", "list", "watch"}) {
+					t.Errorf("ClusterRole rehearsal-env-workload may %v pods: pods come from the workloads", pr.Verbs)
+				}
+			}
+		}
+		w, ok := want[r.Name]
+		if !ok {
+			t.Errorf("unexpected ClusterRole %s", r.Name)
+			continue
+		}
+		if w != nil && !slices.Equal(got, w) {
+			t.Errorf("ClusterRole %s rules = %q, want %q", r.Name, got, w)
+		}
+		delete(want, r.Name)
+	}
+	for name := range want {
+		t.Errorf("deploy/ has no ClusterRole %s", name)
+	}
+	bound := map[string]string{}
+	for _, b := range bindings {
+		if len(b.Subjects) != 1 || b.Subjects[0].Kind != rbacv1.ServiceAccountKind || b.Subjects[0].Namespace != namespace {
+			t.Errorf("ClusterRoleBinding %s subjects %v, want one ServiceAccount of %s", b.Name, b.Subjects, namespace)
+			continue
+		}
+		bound[b.RoleRef.Name] = b.Subjects[0].Name
+	}
+	if !maps.Equal(bound, map[string]string{"rehearsal-env": "rehearsal-env", "rehearsal-env-reaper": "rehearsal-env-reaper"}) {
+		t.Errorf("cluster-wide bindings = %v, want only rehearsal-env and rehearsal-env-reaper to their own accounts", bound)
+	}
+	if len(policies) != 1 || len(pbs) != 1 {
+		t.Fatalf("%d admission policies and %d bindings, want 1 and 1", len(policies), len(pbs))
+	}
+	p, pb := policies[0], pbs[0]
+	if pb.Spec.PolicyName != p.Name || !slices.Equal(pb.Spec.ValidationActions, []admissionv1.ValidationAction{admissionv1.Deny}) {
+		t.Errorf("policy binding %+v does not enforce %s", pb.Spec, p.Name)
+	}
+	if p.Spec.FailurePolicy == nil || *p.Spec.FailurePolicy != admissionv1.Fail {
+		t.Errorf("policy %s does not fail closed", p.Name)
+	}
+	var conds string
+	for _, c := range p.Spec.MatchConditions {
+		conds += c.Expression
+	}
+	for _, sa := range []string{"'rehearsal-env'", "'rehearsal-env-reaper'"} {
+		if !strings.Contains(conds, sa) {
+			t.Errorf("policy %s does not apply to %s", p.Name, sa)
+		}
+	}
+	if len(p.Spec.Validations) != 2 {
+		t.Errorf("policy %s has %d validations, want namespaces and namespaced objects", p.Name, len(p.Spec.Validations))
 	}
 }

@@ -19,7 +19,7 @@ func TestShippedTemplatesValidate(t *testing.T) {
 	if err := ts.Validate(); err != nil {
 		t.Fatalf("Validate() = %v", err)
 	}
-	want := []string{"classify", "coordinate", "gate", "mask", "packet", "plan", "scan"}
+	want := []string{"classify", "coordinate", "env", "gate", "mask", "packet", "plan", "scan"}
 	if got := ts.Steps(); !slices.Equal(got, want) {
 		t.Errorf("Steps() = %q, want %q", got, want)
 	}

@@ -27,6 +27,7 @@ import (
 type Server struct {
 	Dir  string
 	Port int
+	host string
 	bin  string
 	args []string
 	cmd  *exec.Cmd
@@ -50,9 +51,16 @@ func find(name string, dirs ...string) (string, error) {
 	return "", fmt.Errorf("%w: %s not found (apt-get install mariadb-server)", ErrUnavailable, name)
 }
 
-// Start initialises a data directory and starts mariadbd. extra are more
-// server options (e.g. --innodb-buffer-pool-size=1G).
+// Start initialises a data directory and starts mariadbd on 127.0.0.1. extra
+// are more server options (e.g. --innodb-buffer-pool-size=1G).
 func Start(ctx context.Context, extra ...string) (*Server, error) {
+	return StartAt(ctx, "127.0.0.1", extra...)
+}
+
+// StartAt is Start listening on host (an address of this machine) instead:
+// the e2e tests give the node's bridge address, which pods reach. Only the
+// socket (SocketDSN) then reaches root; make accounts for TCP clients.
+func StartAt(ctx context.Context, host string, extra ...string) (*Server, error) {
 	mariadbd, err := find("mariadbd", "/usr/sbin", "/usr/libexec")
 	if err != nil {
 		return nil, err
@@ -65,7 +73,7 @@ func Start(ctx context.Context, extra ...string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	s := &Server{Dir: dir, log: filepath.Join(dir, "error.log")}
+	s := &Server{Dir: dir, host: host, log: filepath.Join(dir, "error.log")}
 	common := []string{
 		"--no-defaults",
 		"--datadir=" + filepath.Join(dir, "data"),
@@ -91,7 +99,7 @@ func Start(ctx context.Context, extra ...string) (*Server, error) {
 	}
 	s.Port = port
 	s.args = append(append(append([]string{}, common...),
-		"--bind-address=127.0.0.1",
+		"--bind-address="+host,
 		"--port="+strconv.Itoa(port),
 		"--socket="+filepath.Join(dir, "mysqld.sock"),
 		"--pid-file="+filepath.Join(dir, "mysqld.pid"),
@@ -122,7 +130,7 @@ func (s *Server) start(ctx context.Context) error {
 	s.cmd = cmd
 	s.done = make(chan error, 1)
 	go func() { s.done <- cmd.Wait() }()
-	db, err := sql.Open("mysql", s.DSN(""))
+	db, err := sql.Open("mysql", s.SocketDSN(""))
 	if err != nil {
 		return err
 	}
@@ -153,7 +161,18 @@ func (s *Server) DSN(schema string) string {
 	c := mysql.NewConfig()
 	c.User = "root"
 	c.Net = "tcp"
-	c.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+	c.Addr = net.JoinHostPort(s.host, strconv.Itoa(s.Port))
+	c.DBName = schema
+	return c.FormatDSN()
+}
+
+// SocketDSN returns a go-sql-driver DSN for root over the server's Unix
+// socket with schema as the current database (empty: none).
+func (s *Server) SocketDSN(schema string) string {
+	c := mysql.NewConfig()
+	c.User = "root"
+	c.Net = "unix"
+	c.Addr = filepath.Join(s.Dir, "mysqld.sock")
 	c.DBName = schema
 	return c.FormatDSN()
 }

@@ -30,6 +30,7 @@ const (
 	Plan     Kind = "plan"     // how each deployed service is rolled out
 	Mask     Kind = "mask"     // how each database column is transformed
 	Policy   Kind = "policy"   // which preprod resources break policy, and how badly
+	Envs     Kind = "envs"     // which environment templates are approved, for which requests
 )
 
 // kindSpec declares, for one kind, the scopes its rules may have, the variables
@@ -57,6 +58,7 @@ var kinds = map[Kind]kindSpec{
 		Types: map[string]reflect.Type{"service": reflect.TypeOf(workspace.PlanService{})}, decode: decodePlan},
 	Mask:   maskKind,
 	Policy: policyKind,
+	Envs:   envsKind,
 }
 
 func kindNames() []string {
@@ -168,6 +170,8 @@ type Effect struct {
 	Mask *MaskEffect `json:"mask,omitempty"`
 	// policy
 	Policy *PolicyEffect `json:"policy,omitempty"`
+	// envs
+	Env *EnvTemplate `json:"env,omitempty"`
 	// every kind: what the rule says when it fires
 	Message string `json:"message,omitempty"`
 }

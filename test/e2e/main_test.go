@@ -37,6 +37,7 @@ var (
 	argoCS  *versioned.Clientset
 	kubeCS  *kubernetes.Clientset
 	repoURL string // the sample repository, served by git daemon
+	bare    string // the bare repository git daemon serves (tests push branches to it)
 	cli     string // the rehearsal CLI, built from this tree
 	root    string // the repository root
 )
@@ -157,7 +158,8 @@ func serveSample(ctx context.Context, dir string) (func(), error) {
 		return nil, err
 	}
 	base := filepath.Join(dir, "git")
-	if out, err := exec.CommandContext(ctx, "git", "clone", "--quiet", "--mirror", work, filepath.Join(base, "sample.git")).CombinedOutput(); err != nil {
+	bare = filepath.Join(base, "sample.git")
+	if out, err := exec.CommandContext(ctx, "git", "clone", "--quiet", "--mirror", work, bare).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("git clone --mirror: %v\n%s", err, out)
 	}
 	// A free port on the node address (the default 9418 may be taken).

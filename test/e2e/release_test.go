@@ -233,69 +233,7 @@ func TestRulesSwap(t *testing.T) {
 // started one Workflow; then the CronWorkflow is put back as deployed. The
 // Workflow runs the release template and completes.
 func testNightly(t *testing.T) {
-	ctx := context.Background()
-	crons := argoCS.ArgoprojV1alpha1().CronWorkflows(cfg.namespace)
-	cron, err := crons.Get(ctx, "rehearsal-nightly", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deployed := cron.Spec.DeepCopy()
-	restore := func() {
-		c, err := crons.Get(ctx, "rehearsal-nightly", metav1.GetOptions{})
-		if err == nil {
-			c.Spec = *deployed
-			_, err = crons.Update(ctx, c, metav1.UpdateOptions{})
-		}
-		if err != nil {
-			t.Errorf("restore CronWorkflow rehearsal-nightly: %v", err)
-		}
-	}
-	t.Cleanup(restore)
-	cron.Spec.Schedules = []string{"* * * * *"}
-	for i, p := range cron.Spec.WorkflowSpec.Arguments.Parameters {
-		switch p.Name {
-		case "repo":
-			cron.Spec.WorkflowSpec.Arguments.Parameters[i].Value = wfv1.AnyStringPtr(repoURL)
-		case "base":
-			cron.Spec.WorkflowSpec.Arguments.Parameters[i].Value = wfv1.AnyStringPtr("initial")
-		case "head":
-			cron.Spec.WorkflowSpec.Arguments.Parameters[i].Value = wfv1.AnyStringPtr("docs")
-		}
-	}
-	const selector = "workflows.argoproj.io/cron-workflow=rehearsal-nightly"
-	before, err := argoCS.ArgoprojV1alpha1().Workflows(cfg.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
-	if err != nil {
-		t.Fatal(err)
-	}
-	earlier := map[string]bool{}
-	for _, w := range before.Items {
-		earlier[w.Name] = true
-	}
-	forced := time.Now()
-	if _, err := crons.Update(ctx, cron, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("force the schedule of CronWorkflow rehearsal-nightly: %v", err)
-	}
-	var name string
-	waitFor(t, "CronWorkflow rehearsal-nightly to fire (within the next minute)", 90*time.Second, func(ctx context.Context) (bool, error) {
-		l, err := argoCS.ArgoprojV1alpha1().Workflows(cfg.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
-		if err != nil {
-			return false, err
-		}
-		for _, w := range l.Items {
-			if !earlier[w.Name] {
-				name = w.Name
-				return true, nil
-			}
-		}
-		return false, nil
-	})
-	restore() // one run is enough; Forbid keeps a second from overlapping meanwhile
-	t.Logf("CronWorkflow rehearsal-nightly fired %s after %.1fs", name, time.Since(forced).Seconds())
-	t.Cleanup(func() {
-		if t.Failed() {
-			dump(t, name)
-		}
-	})
+	name := fireCron(t, "rehearsal-nightly", map[string]string{"repo": repoURL, "base": "initial", "head": "docs"})
 	fired := time.Now()
 	wf := waitFinished(t, name)
 	timing(t, "nightly CronWorkflow run (docs change, no gate)", time.Since(fired))
@@ -389,4 +327,71 @@ func applyRules(t *testing.T, manifest []byte) {
 func execOut(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).CombinedOutput()
 	return string(out), err
+}
+
+// fireCron makes a deployed CronWorkflow fire on its schedule: the schedule
+// is forced to every minute (and the given workflow arguments set) until the
+// cron controller has started one Workflow; then the CronWorkflow is put
+// back as deployed. It returns the Workflow's name.
+func fireCron(t *testing.T, cronName string, args map[string]string) string {
+	t.Helper()
+	ctx := context.Background()
+	crons := argoCS.ArgoprojV1alpha1().CronWorkflows(cfg.namespace)
+	cron, err := crons.Get(ctx, cronName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deployed := cron.Spec.DeepCopy()
+	restore := func() {
+		c, err := crons.Get(ctx, cronName, metav1.GetOptions{})
+		if err == nil {
+			c.Spec = *deployed
+			_, err = crons.Update(ctx, c, metav1.UpdateOptions{})
+		}
+		if err != nil {
+			t.Errorf("restore CronWorkflow %s: %v", cronName, err)
+		}
+	}
+	t.Cleanup(restore)
+	cron.Spec.Schedules = []string{"* * * * *"}
+	for i, p := range cron.Spec.WorkflowSpec.Arguments.Parameters {
+		if v, ok := args[p.Name]; ok {
+			cron.Spec.WorkflowSpec.Arguments.Parameters[i].Value = wfv1.AnyStringPtr(v)
+		}
+	}
+	selector := "workflows.argoproj.io/cron-workflow=" + cronName
+	before, err := argoCS.ArgoprojV1alpha1().Workflows(cfg.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	earlier := map[string]bool{}
+	for _, w := range before.Items {
+		earlier[w.Name] = true
+	}
+	forced := time.Now()
+	if _, err := crons.Update(ctx, cron, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("force the schedule of CronWorkflow %s: %v", cronName, err)
+	}
+	var name string
+	waitFor(t, "CronWorkflow "+cronName+" to fire (within the next minute)", 90*time.Second, func(ctx context.Context) (bool, error) {
+		l, err := argoCS.ArgoprojV1alpha1().Workflows(cfg.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return false, err
+		}
+		for _, w := range l.Items {
+			if !earlier[w.Name] {
+				name = w.Name
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	restore() // one run is enough; Forbid keeps a second from overlapping meanwhile
+	t.Logf("CronWorkflow %s fired %s after %.1fs", cronName, name, time.Since(forced).Seconds())
+	t.Cleanup(func() {
+		if t.Failed() {
+			dump(t, name)
+		}
+	})
+	return name
 }
