@@ -14,6 +14,7 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/yaml"
 
 	"github.com/rehearsal-dev/rehearsal/internal/workspace"
@@ -342,23 +343,28 @@ func fireCron(t *testing.T, cronName string, args map[string]string) string {
 		t.Fatal(err)
 	}
 	deployed := cron.Spec.DeepCopy()
+	restored := false
 	restore := func() {
-		c, err := crons.Get(ctx, cronName, metav1.GetOptions{})
-		if err == nil {
+		if restored {
+			return
+		}
+		restored = true
+		// The cron controller writes the CronWorkflow's status meanwhile:
+		// read and write again on a conflict.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			c, err := crons.Get(ctx, cronName, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
 			c.Spec = *deployed
 			_, err = crons.Update(ctx, c, metav1.UpdateOptions{})
-		}
+			return err
+		})
 		if err != nil {
 			t.Errorf("restore CronWorkflow %s: %v", cronName, err)
 		}
 	}
 	t.Cleanup(restore)
-	cron.Spec.Schedules = []string{"* * * * *"}
-	for i, p := range cron.Spec.WorkflowSpec.Arguments.Parameters {
-		if v, ok := args[p.Name]; ok {
-			cron.Spec.WorkflowSpec.Arguments.Parameters[i].Value = wfv1.AnyStringPtr(v)
-		}
-	}
 	selector := "workflows.argoproj.io/cron-workflow=" + cronName
 	before, err := argoCS.ArgoprojV1alpha1().Workflows(cfg.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
@@ -369,7 +375,21 @@ func fireCron(t *testing.T, cronName string, args map[string]string) string {
 		earlier[w.Name] = true
 	}
 	forced := time.Now()
-	if _, err := crons.Update(ctx, cron, metav1.UpdateOptions{}); err != nil {
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		c, err := crons.Get(ctx, cronName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		c.Spec.Schedules = []string{"* * * * *"}
+		for i, p := range c.Spec.WorkflowSpec.Arguments.Parameters {
+			if v, ok := args[p.Name]; ok {
+				c.Spec.WorkflowSpec.Arguments.Parameters[i].Value = wfv1.AnyStringPtr(v)
+			}
+		}
+		_, err = crons.Update(ctx, c, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		t.Fatalf("force the schedule of CronWorkflow %s: %v", cronName, err)
 	}
 	var name string
