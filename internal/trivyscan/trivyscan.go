@@ -283,12 +283,29 @@ func scanFiles(ctx context.Context, t Type, ft detection.FileType, opt misconf.S
 		return nil, nil
 	}
 	fsys := mapfs.New()
+	// Kubernetes files with several documents go to Trivy one document per
+	// virtual file: Trivy's own line numbers are wrong after the first
+	// document of a file (counted from the document, or one line early;
+	// aquasecurity/trivy#2965, #11207), and a wrong line puts a finding on
+	// the wrong object. Each document's lines are shifted back here.
+	docs := map[string]docRef{}
 	for _, f := range files {
-		if err := fsys.MkdirAll(path.Dir(f.Path), fs.ModePerm); err != nil {
-			return nil, err
+		parts := []docPart{{data: f.Data}}
+		if t == Kubernetes {
+			parts = splitDocuments(f.Data)
 		}
-		if err := fsys.WriteVirtualFile(f.Path, f.Data, 0o644); err != nil {
-			return nil, err
+		for i, part := range parts {
+			name := f.Path
+			if len(parts) > 1 {
+				name = fmt.Sprintf("%s.rh-doc-%d%s", f.Path, i+1, path.Ext(f.Path))
+				docs[name] = docRef{file: f.Path, offset: part.offset}
+			}
+			if err := fsys.MkdirAll(path.Dir(name), fs.ModePerm); err != nil {
+				return nil, err
+			}
+			if err := fsys.WriteVirtualFile(name, part.data, 0o644); err != nil {
+				return nil, err
+			}
 		}
 	}
 	s, err := misconf.NewScanner(ft, opt)
@@ -302,10 +319,61 @@ func scanFiles(ctx context.Context, t Type, ft detection.FileType, opt misconf.S
 	var out []Misconfig
 	for _, r := range results {
 		for _, f := range r.Failures {
-			out = append(out, convert(t, r.FilePath, f))
+			m := convert(t, r.FilePath, f)
+			if d, ok := docs[m.File]; ok {
+				m.File = d.file
+				if m.StartLine > 0 {
+					m.StartLine += d.offset
+					m.EndLine += d.offset
+				}
+			}
+			out = append(out, m)
 		}
 	}
 	return out, nil
+}
+
+// docRef is where a document's virtual file came from: the file and the
+// number of lines before the document.
+type docRef struct {
+	file   string
+	offset int
+}
+
+type docPart struct {
+	data   []byte
+	offset int
+}
+
+// splitDocuments splits a YAML stream on its document separators (a line
+// that is `---`, possibly followed by a space and more); each part keeps the
+// number of lines before it. Parts holding only comments or blank lines are
+// dropped. A stream of one document comes back whole.
+func splitDocuments(data []byte) []docPart {
+	lines := strings.SplitAfter(string(data), "\n")
+	var parts []docPart
+	start := 0
+	flush := func(end int) {
+		body := strings.Join(lines[start:end], "")
+		for _, l := range lines[start:end] {
+			if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") {
+				parts = append(parts, docPart{data: []byte(body), offset: start})
+				return
+			}
+		}
+	}
+	for i, l := range lines {
+		t := strings.TrimRight(l, " \t\r\n")
+		if t == "---" || strings.HasPrefix(t, "--- ") {
+			flush(i)
+			start = i + 1
+		}
+	}
+	flush(len(lines))
+	if len(parts) <= 1 {
+		return []docPart{{data: data}}
+	}
+	return parts
 }
 
 func convert(t Type, file string, r ftypes.MisconfResult) Misconfig {

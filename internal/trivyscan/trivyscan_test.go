@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -197,5 +198,42 @@ func TestWants(t *testing.T) {
 		if got := Wants(tt.typ, tt.path); got != tt.want {
 			t.Errorf("Wants(%s, %q) = %v, want %v", tt.typ, tt.path, got, tt.want)
 		}
+	}
+}
+
+// TestMultiDocumentLines: in a file of several documents, each finding is
+// reported at its own lines of the file — not counted from its document, nor
+// one line early, as Trivy alone does — so it lands on the right object.
+func TestMultiDocumentLines(t *testing.T) {
+	data := "# two objects\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: r\nrules:\n  - apiGroups: [\"\"]\n    resources: [secrets]\n    verbs: [get, list, create]\n  - apiGroups: [rbac.authorization.k8s.io]\n    resources: [rolebindings]\n    verbs: [create]\n"
+	ms, err := engine(t).Checks(Kubernetes).Misconfigs(context.Background(), Kubernetes, []File{{Path: "k/all.yaml", Data: []byte(data)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string][2]int{}
+	for _, m := range ms {
+		if m.File != "k/all.yaml" {
+			t.Errorf("finding %s in %q, want the scanned file", m.CheckID, m.File)
+		}
+		lines[m.CheckID] = [2]int{m.StartLine, m.EndLine}
+	}
+	// KSV-0041 (secrets) is the first rule, lines 13-15; KSV-0050
+	// (rolebindings) the second, lines 16-18.
+	if lines["KSV-0041"] != [2]int{13, 15} || lines["KSV-0050"] != [2]int{16, 18} {
+		t.Errorf("lines = %v, want KSV-0041 13-15 and KSV-0050 16-18", lines)
+	}
+}
+
+func TestSplitDocuments(t *testing.T) {
+	parts := splitDocuments([]byte("a: 1\n--- # two\nb: 2\n---\n# only a comment\n---\nc: 3\n"))
+	var got []string
+	for _, p := range parts {
+		got = append(got, strings.TrimSpace(string(p.data))+"@"+strconv.Itoa(p.offset))
+	}
+	if want := []string{"a: 1@0", "b: 2@2", "c: 3@6"}; !slices.Equal(got, want) {
+		t.Errorf("parts = %q, want %q", got, want)
+	}
+	if one := splitDocuments([]byte("---\na: 1\n")); len(one) != 1 || string(one[0].data) != "---\na: 1\n" || one[0].offset != 0 {
+		t.Errorf("one document = %+v, want the stream whole", one)
 	}
 }

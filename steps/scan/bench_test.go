@@ -62,7 +62,10 @@ type cliReport struct {
 // `trivy config` and `trivy fs --scanners secret` on the fixtures tree, and
 // checks that the scan reports exactly the same Trivy findings — check or
 // secret rule, file, line range. Charts render with their default values on
-// both sides (the environment has no values file).
+// both sides (the environment has no values file). (The scan corrects
+// Trivy's lines after the first document of a multi-document manifest —
+// internal/trivyscan TestMultiDocumentLines; the fixtures have no finding
+// there, so both sides agree line for line.)
 func TestTrivyCLIParity(t *testing.T) {
 	cli := os.Getenv("REHEARSAL_TRIVY_CLI")
 	if cli == "" {
