@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -160,7 +159,7 @@ func strictKeys(file string, n *yaml.Node, at func(*yaml.Node) yamlsrc.Pos, l *d
 			ft, ok := fields[k.Value]
 			if !ok {
 				p := at(k)
-				l.Add(file, p.Line, p.Col, "%s: unknown key %q (want one of %s)", what, k.Value, strings.Join(sortedNames(fields), ", "))
+				l.Add(file, p.Line, p.Col, "%s: unknown key %q (want one of %s)", what, k.Value, strings.Join(sortedKeys(fields), ", "))
 				continue
 			}
 			strictKeys(file, n.Content[i+1], at, l, what+"."+k.Value, ft)
@@ -174,15 +173,6 @@ func strictKeys(file string, n *yaml.Node, at func(*yaml.Node) yamlsrc.Pos, l *d
 			strictKeys(file, c, at, l, what+"[]", t.Elem())
 		}
 	}
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // checkEnvTemplate reports every problem of a decoded template at the
@@ -214,7 +204,7 @@ func checkEnvTemplate(file string, tn *yaml.Node, at func(*yaml.Node) yamlsrc.Po
 			add(get("parameters"), "template %s must declare parameter %s (allowed values and default)", t.Name, p)
 		}
 	}
-	for _, name := range sortedNames(t.Parameters) {
+	for _, name := range sortedKeys(t.Parameters) {
 		p := t.Parameters[name]
 		pn := get("parameters", name)
 		if !slices.Contains(EnvParams, name) {
@@ -248,7 +238,7 @@ func checkEnvTemplate(file string, tn *yaml.Node, at func(*yaml.Node) yamlsrc.Po
 			}
 		}
 	}
-	for _, name := range sortedNames(t.Sizes) {
+	for _, name := range sortedKeys(t.Sizes) {
 		s := t.Sizes[name]
 		if len(s.Quota) == 0 {
 			add(get("sizes", name), "size %s needs a quota", name)
@@ -257,7 +247,7 @@ func checkEnvTemplate(file string, tn *yaml.Node, at func(*yaml.Node) yamlsrc.Po
 			key string
 			m   map[string]string
 		}{{"quota", s.Quota}, {"default", s.Default}, {"defaultRequest", s.DefaultRequest}, {"max", s.Max}} {
-			for _, k := range sortedNames(part.m) {
+			for _, k := range sortedKeys(part.m) {
 				if _, err := resource.ParseQuantity(part.m[k]); err != nil {
 					add(get("sizes", name, part.key, k), "size %s %s %s: %q is not a quantity", name, part.key, k, part.m[k])
 				}
@@ -370,7 +360,7 @@ func (s *Set) ResolveEnv(c *workspace.Change, req *EnvRequest) (*EnvDecision, er
 	templates := s.EnvTemplates()
 	r, ok := templates[req.Template]
 	if !ok {
-		names := sortedNames(templates)
+		names := sortedKeys(templates)
 		return nil, &EnvRefusal{Template: req.Template, Reason: fmt.Sprintf("unknown environment template %q (approved templates: %s)", req.Template, strings.Join(names, ", "))}
 	}
 	t := r.Effect.Env
@@ -382,7 +372,7 @@ func (s *Set) ResolveEnv(c *workspace.Change, req *EnvRequest) (*EnvDecision, er
 		return nil, &EnvRefusal{Template: t.Name, Reason: fmt.Sprintf("template %s is not offered for this request (rule %s at %s: %s)", t.Name, r.ID, r.Pos(), r.Description)}
 	}
 	d := &EnvDecision{Template: t, Rule: r, Parameters: map[string]string{}}
-	for _, name := range sortedNames(req.Parameters) {
+	for _, name := range sortedKeys(req.Parameters) {
 		if _, ok := t.Parameters[name]; !ok {
 			return nil, &EnvRefusal{Template: t.Name, Param: name, Reason: fmt.Sprintf("parameter %s is not a parameter of template %s (it takes %s; rule %s at %s)", name, t.Name, strings.Join(EnvParams, ", "), r.ID, r.Pos())}
 		}

@@ -95,7 +95,7 @@ func nativeTypes() []any {
 	add(reflect.TypeOf(workspace.Change{}))
 	for _, k := range kindNames() {
 		spec := kinds[Kind(k)]
-		for _, v := range sortedTypeKeys(spec.Types) {
+		for _, v := range sortedKeys(spec.Types) {
 			add(spec.Types[v])
 		}
 	}
@@ -104,15 +104,6 @@ func nativeTypes() []any {
 		out = append(out, reflect.PointerTo(t))
 	}
 	return append(out, types.ParseStructTag("json"))
-}
-
-func sortedTypeKeys(m map[string]reflect.Type) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 var (

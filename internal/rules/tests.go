@@ -139,7 +139,7 @@ func decodeCaseVars(path string, node *yaml.Node, k Kind, tc *TestCase) diag.Lis
 		t := spec.Types[key.Value]
 		if t == nil || key.Value == "service" {
 			var names []string
-			for _, v := range sortedTypeKeys(spec.Types) {
+			for _, v := range sortedKeys(spec.Types) {
 				names = append(names, v)
 			}
 			p := yamlsrc.At(key, node)
@@ -383,8 +383,9 @@ func list(s []string) string {
 	return "[" + strings.Join(x, ", ") + "]"
 }
 
-func sortedKeys(m map[string]string) []string {
-	var out []string
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
 	}
