@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,9 +72,11 @@ func BenchmarkMillion(b *testing.B) {
 						TargetSchema: "bench_" + mode, Key: testKey, OverridesFile: scope.overrides, Replace: true,
 						Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
 					in.Options.Identity = mode == "copy"
+					stop := profile(b, scope.name+"-"+mode)
 					c0, s0 := cpuSelf(), cpuOf(m.Pid())
 					t0 := time.Now()
 					out, err := Run(ctx, in)
+					stop()
 					if err != nil || !out.Verified {
 						b.Fatalf("Run = %v, problems %v", err, out.Dataset.Verification.Problems)
 					}
@@ -96,6 +99,33 @@ func BenchmarkMillion(b *testing.B) {
 			b.Logf("%s: best copy %.2fs, mask %.2fs: ratio %.3f, mask %.0f rows/s; CPU copy %.2fs, mask %.2fs: ratio %.3f; medians copy %.2fs, mask %.2fs",
 				scope.name, c, k, k/c, scope.rows/k, cc, kc, kc/cc, median(times["copy"]), median(times["mask"]))
 		})
+	}
+}
+
+// ProfileEnv names a directory where BenchmarkMillion writes a CPU profile
+// of the client per run (<scope>-<mode>-<n>.pprof).
+const ProfileEnv = "REHEARSAL_BENCH_CPUPROFILE"
+
+var profiles int // profiles written so far
+
+// profile starts a CPU profile of one run when ProfileEnv is set; the
+// returned function stops it.
+func profile(b *testing.B, name string) func() {
+	dir := os.Getenv(ProfileEnv)
+	if dir == "" {
+		return func() {}
+	}
+	profiles++
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", name, profiles)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }
 

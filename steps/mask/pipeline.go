@@ -51,10 +51,15 @@ type domValue struct {
 func (b *batch) reset(ncol int) {
 	b.n, b.ncol = 0, ncol
 	b.in, b.inEnd, b.inNil = b.in[:0], b.inEnd[:0], b.inNil[:0]
+	b.resetOutput()
+}
+
+// resetOutput forgets what transform made of the batch.
+func (b *batch) resetOutput() {
 	b.out, b.oEnd, b.oNil = b.out[:0], b.oEnd[:0], b.oNil[:0]
 	b.tsv, b.origs, b.doms, b.err = b.tsv[:0], b.origs[:0], b.doms[:0], nil
-	if len(b.kept) != ncol {
-		b.kept = make([][]uint64, ncol)
+	if len(b.kept) != b.ncol {
+		b.kept = make([][]uint64, b.ncol)
 	}
 	for i := range b.kept {
 		b.kept[i] = b.kept[i][:0]
@@ -141,60 +146,100 @@ type sink interface {
 // emit (false: stop); it returns nil at the end.
 type source func(ctx context.Context, take func() *batch, emit func(b *batch) bool) error
 
-// worker transforms rows.
+// pipeWorker transforms rows, on one goroutine.
 type pipeWorker struct {
 	w       *transform.Worker
 	lk      *leaks
 	domains map[string]bool // transformers of unique columns
+	cols    []workerColumn  // per loaded column
 	tmp     []byte
-	caches  []*fakeCache
 }
 
-// fakeCache remembers a column's recent fakes. It turns itself off when the
-// column's values do not repeat (emails, phone numbers): then storing costs
-// more than it saves.
+// workerColumn is what a worker keeps per column.
+type workerColumn struct {
+	// checked: the column's transformer is one a unique column uses, so the
+	// writer checks every value written under it, in write order.
+	checked bool
+	cache   *fakeCache // fakes of recent values; nil when not cached
+}
+
+// newPipeWorker returns a worker for tp's rows; domains are the transformers
+// of unique columns.
+func newPipeWorker(tp *tablePlan, w *transform.Worker, lk *leaks, domains map[string]bool) *pipeWorker {
+	pw := &pipeWorker{w: w, lk: lk, domains: domains, cols: make([]workerColumn, len(tp.load))}
+	for i, cp := range tp.load {
+		pw.cols[i].checked = domains[cp.name]
+		if cp.tr != nil && cp.json == nil && !pw.cols[i].checked && !tp.synthetic {
+			pw.cols[i].cache = newFakeCache(tp.rowCount)
+		}
+	}
+	return pw
+}
+
+// fakeCache remembers the fakes of a column's recent values, one value per
+// slot, the slot chosen by a hash of the value (a value arriving in a taken
+// slot replaces the one there). Values often repeat (first names, cities,
+// dates of birth): a hit costs a hash and a comparison within one cache line
+// where a draw costs the keyed hash and the generator. The cache turns
+// itself off when the column's values do not repeat (emails, phone
+// numbers): then storing costs more than it saves.
 type fakeCache struct {
-	m            map[string][]byte
-	lookups, hit int
-	off          bool
+	seed          maphash.Seed
+	slots         []cacheSlot // allocated at the first lookup
+	size          int
+	lookups, hits int
+	off           bool
 }
 
-// cacheSize bounds each column's cache.
-const cacheSize = 1 << 16
+// cacheSlot holds a value and its fake back to back, when together they fit
+// its 64 bytes; n+m == 0 is an empty slot.
+type cacheSlot struct {
+	n, m uint8 // lengths of the value and of its fake
+	kv   [62]byte
+}
 
-func (c *fakeCache) get(v []byte) ([]byte, bool) {
-	if c.off {
-		return nil, false
+// maxCacheSlots bounds each column's cache.
+const maxCacheSlots = 1 << 15
+
+// newFakeCache returns a cache for a column of a table of about rows rows
+// (0: unknown).
+func newFakeCache(rows int64) *fakeCache {
+	size := maxCacheSlots
+	for size > 256 && rows > 0 && int64(size/2) >= rows {
+		size /= 2
 	}
+	return &fakeCache{seed: maphash.MakeSeed(), size: size}
+}
+
+// appendFake appends the fake of v under cp's transformer to dst: the one
+// remembered, or a new draw (then remembered).
+func (c *fakeCache) appendFake(dst []byte, w *transform.Worker, cp *colPlan, v []byte) ([]byte, error) {
+	if !c.off && c.lookups == 16384 && c.hits < 1638 { // fewer than one hit in ten
+		c.off, c.slots = true, nil
+	}
+	if c.off {
+		return w.Fake(dst, cp.tr, v, cp.tcol)
+	}
+	if c.slots == nil {
+		c.slots = make([]cacheSlot, c.size)
+	}
+	s := &c.slots[maphash.Bytes(c.seed, v)&uint64(len(c.slots)-1)]
+	n := int(s.n)
 	c.lookups++
-	f, ok := c.m[string(v)]
-	if ok {
-		c.hit++
+	if n+int(s.m) > 0 && n == len(v) && string(s.kv[:n]) == string(v) {
+		c.hits++
+		return append(dst, s.kv[n:n+int(s.m)]...), nil
 	}
-	if c.lookups == 16384 && c.hit < 1638 {
-		c.off, c.m = true, nil
+	start := len(dst)
+	dst, err := w.Fake(dst, cp.tr, v, cp.tcol)
+	if err != nil {
+		return dst, err
 	}
-	return f, ok
-}
-
-func (c *fakeCache) put(v, fake []byte) {
-	if c.off {
-		return
+	if fake := dst[start:]; len(v)+len(fake) <= len(s.kv) {
+		s.n, s.m = uint8(len(v)), uint8(len(fake))
+		copy(s.kv[copy(s.kv[:], v):], fake)
 	}
-	if len(c.m) >= cacheSize {
-		clear(c.m)
-	}
-	c.m[string(v)] = append([]byte(nil), fake...)
-}
-
-func (pw *pipeWorker) cache(col int) *fakeCache {
-	for len(pw.caches) <= col {
-		pw.caches = append(pw.caches, nil)
-	}
-	if pw.caches[col] == nil {
-		pw.caches[col] = &fakeCache{m: map[string][]byte{}}
-	}
-	return pw.caches[col]
+	return dst, nil
 }
 
 // transform computes a batch's output fields, their LOAD DATA text and the
@@ -226,22 +271,13 @@ func (pw *pipeWorker) transform(tp *tablePlan, b *batch) {
 				if cp.class == transform.Text {
 					b.kept[ci] = pw.lk.hashKept(b.kept[ci], v)
 				}
-			case !pw.domains[cp.name]:
-				// Values often repeat (first names, cities): a small cache
-				// per column saves the keyed hash and the draw.
-				c := pw.cache(ci)
-				if f, ok := c.get(v); ok {
-					b.out = append(b.out, f...)
-				} else {
-					start := len(b.out)
-					out, err := pw.w.Fake(b.out, cp.tr, v, cp.tcol)
-					if err != nil {
-						b.err = fmt.Errorf("%s.%s: %w", tp.t.Name, cp.c.Name, err)
-						return
-					}
-					b.out = out
-					c.put(v, out[start:])
+			case !pw.cols[ci].checked:
+				out, err := pw.cols[ci].cache.appendFake(b.out, pw.w, cp, v)
+				if err != nil {
+					b.err = fmt.Errorf("%s.%s: %w", tp.t.Name, cp.c.Name, err)
+					return
 				}
+				b.out = out
 			default:
 				out, seed, attempt, err := pw.w.FakeInfo(b.out, cp.tr, v, cp.tcol)
 				if err != nil {
@@ -287,7 +323,11 @@ func (b *batch) encode() {
 
 // replace swaps output fields (index → new value) and re-encodes the batch.
 func (b *batch) replace(fields map[int][]byte) {
-	var out []byte
+	size := len(b.out)
+	for _, v := range fields {
+		size += len(v)
+	}
+	out := make([]byte, 0, size)
 	ends := make([]int, 0, len(b.oEnd))
 	for i := range b.oEnd {
 		v, _ := b.outField(i)
@@ -402,7 +442,9 @@ func stream(ctx context.Context, tp *tablePlan, src source, dst sink, key *trans
 	done := make(chan *batch, workers*2+2)
 	var res tableResult
 	var readErr error
+	readDone := make(chan struct{}) // closed once readErr and res.read are final
 	go func() {
+		defer close(readDone)
 		defer close(jobs)
 		seq := 0
 		take := func() *batch {
@@ -427,7 +469,7 @@ func stream(ctx context.Context, tp *tablePlan, src source, dst sink, key *trans
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pw := &pipeWorker{w: key.NewWorker(uq.dom), lk: lk, domains: uq.names}
+			pw := newPipeWorker(tp, key.NewWorker(uq.dom), lk, uq.names)
 			for b := range jobs {
 				pw.transform(tp, b)
 				select {
@@ -486,6 +528,9 @@ func stream(ctx context.Context, tp *tablePlan, src source, dst sink, key *trans
 			recycle(free, nb)
 		}
 	}
+	// On a failure the workers may stop before the reader: wait for it (the
+	// context is cancelled, so it stops too).
+	<-readDone
 	if werr == nil && readErr != nil && !errors.Is(readErr, context.Canceled) {
 		werr = readErr
 	}
@@ -612,6 +657,28 @@ type uniques struct {
 	// they were all reserved before the load and the domains are fixed.
 	inline  bool
 	redraws int
+	// fps and seeds are check's scratch space.
+	fps, seeds []uint64
+}
+
+// warmRun is how many values check reads ahead at a time: enough for the
+// processor to overlap their reads, few enough that what it read is still in
+// its caches when the values are checked.
+const warmRun = 256
+
+// warm reads ahead what checking doms will read (see Domains.Warm).
+func (uq *uniques) warm(doms []domValue) {
+	for name := range uq.names {
+		uq.fps, uq.seeds = uq.fps[:0], uq.seeds[:0]
+		for _, dv := range doms {
+			if dv.name == name {
+				uq.fps, uq.seeds = append(uq.fps, dv.fp), append(uq.seeds, dv.seed)
+			}
+		}
+		if len(uq.seeds) > 0 {
+			uq.dom.Warm(name, uq.fps, uq.seeds)
+		}
+	}
 }
 
 // errRestart asks the run to start over, reserving the fakes of unique
@@ -626,7 +693,10 @@ func (uq *uniques) check(tp *tablePlan, b *batch, w *transform.Worker) error {
 		return nil
 	}
 	var patch map[int][]byte
-	for _, dv := range b.doms {
+	for i, dv := range b.doms {
+		if i%warmRun == 0 {
+			uq.warm(b.doms[i:min(i+warmRun, len(b.doms))])
+		}
 		if dv.field < 0 {
 			if !uq.dom.Written(dv.name, dv.seed, dv.attempt) {
 				return errRestart // inside a JSON document: not patched in place

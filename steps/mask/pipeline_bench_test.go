@@ -1,8 +1,13 @@
 package mask
 
 import (
+	"context"
 	"fmt"
+	"hash/crc32"
+	"maps"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/rehearsal-dev/rehearsal/internal/dbschema"
 	"github.com/rehearsal-dev/rehearsal/internal/mask/transform"
@@ -23,36 +28,137 @@ func benchTable(b *testing.B, identity bool) *tablePlan {
 	return tp
 }
 
-// BenchmarkTransformRows is the client-side cost per customers row (5
-// personal-data columns) of masking next to copying: ns/op is per row.
-func BenchmarkTransformRows(b *testing.B) {
+// benchUniques is how a run keeps the unique email column unique: its fakes
+// are claimed in write order.
+func benchUniques(tp *tablePlan, rows int) *uniques {
+	uq := &uniques{names: map[string]bool{}, inline: true}
+	for _, cp := range tp.load {
+		cp.claim = cp.unique && cp.tr != nil
+		if cp.claim {
+			uq.names[cp.name] = true
+		}
+	}
+	uq.dom = transform.NewDomainsFor(slices.Sorted(maps.Keys(uq.names)), 2*rows)
+	return uq
+}
+
+// benchRow is row seq of the million-row benchmark's customers, as
+// benchSchema builds it in SQL (names spread by CRC32 of the id, 20,000
+// dates of birth) and as the driver reads it.
+func benchRow(seq int) []string {
 	firsts := []string{"Anna", "Bruno", "Chloe", "David", "Emma", "Farid", "Giulia", "Hugo"}
 	lasts := []string{"Martin", "Dubois", "Rossi", "Smith", "Novak", "Garcia", "Muller", "King"}
+	domains := []string{"gmail.com", "orange.fr", "web.de", "proton.me"}
+	crc := func(n int) uint32 { return crc32.ChecksumIEEE(fmt.Append(nil, n)) }
+	first, last := firsts[crc(seq)%8], lasts[crc(seq*3)%8]
+	birth := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(crc(seq)%20000))
+	created := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(seq%100000) * time.Minute)
+	return []string{
+		fmt.Sprint(seq),
+		fmt.Sprintf("%s.%s%d@%s", string(first[0]+'a'-'A')+first[1:], string(last[0]+'a'-'A')+last[1:], seq, domains[seq%4]),
+		first, last,
+		fmt.Sprintf("+33 6 %02d %02d %02d %02d", seq%100, seq/100%100, seq/10000%100, seq%97),
+		birth.Format(time.DateOnly), []string{"dormant", "closed", "active"}[seq%3], created.Format(time.DateTime),
+	}
+}
+
+// benchBatches holds rows 1..n of benchRow in batches of batchRows.
+func benchBatches(ncol, n, batchRows int) []*batch {
+	var out []*batch
+	for seq := 1; seq <= n; seq++ {
+		if len(out) == 0 || out[len(out)-1].n == batchRows {
+			b := &batch{}
+			b.reset(ncol)
+			out = append(out, b)
+		}
+		b := out[len(out)-1]
+		for _, v := range benchRow(seq) {
+			b.addField([]byte(v), false)
+		}
+		b.n++
+	}
+	return out
+}
+
+// BenchmarkTransformRows is the client-side cost per customers row (5
+// personal-data columns) of masking next to copying, on one worker: ns/op is
+// per row.
+func BenchmarkTransformRows(b *testing.B) {
+	const rows = 1 << 17
 	for _, mode := range []string{"copy", "mask"} {
 		b.Run(mode, func(b *testing.B) {
 			tp := benchTable(b, mode == "copy")
 			key, _ := transform.NewKey(testKey)
-			pw := &pipeWorker{w: key.NewWorker(nil), lk: newLeaks(), domains: map[string]bool{}}
-			batch := &batch{}
-			const rows = 2048
-			b.ResetTimer()
-			for done := 0; done < b.N; done += rows {
-				b.StopTimer()
-				batch.reset(len(tp.load))
-				for r := 0; r < rows; r++ {
-					i := done + r
-					for _, v := range []string{fmt.Sprint(i), fmt.Sprintf("%s.%s%d@gmail.com", firsts[i%8], lasts[i/8%8], i), firsts[i%8], lasts[i/8%8],
-						fmt.Sprintf("+33 6 %02d %02d %02d %02d", i%100, i/100%100, i/10000%100, i%97), "1985-03-04", "active", "2020-01-01 00:00:00"} {
-						batch.addField([]byte(v), false)
+			uq := benchUniques(tp, rows)
+			pw := newPipeWorker(tp, key.NewWorker(uq.dom), newLeaks(), uq.names)
+			batches := benchBatches(len(tp.load), rows, 2048)
+			transform := func(rows int) {
+				for done := 0; done < rows; {
+					for _, bt := range batches {
+						if done >= rows {
+							break
+						}
+						bt.resetOutput()
+						pw.transform(tp, bt)
+						if bt.err != nil {
+							b.Fatal(bt.err)
+						}
+						done += bt.n
 					}
-					batch.n++
-				}
-				b.StartTimer()
-				pw.transform(tp, batch)
-				if batch.err != nil {
-					b.Fatal(batch.err)
 				}
 			}
+			transform(rows) // the batches' buffers grow once
+			b.ReportAllocs()
+			b.ResetTimer()
+			transform(b.N)
 		})
 	}
 }
+
+// BenchmarkStream is the client-side cost per customers row of the whole
+// pipeline (transform workers, the writer's in-order check of the unique
+// email column, the LOAD DATA text and its digest) into a sink that
+// discards: ns/row is wall time per row, cpu-ns/row the CPU time of the
+// process per row (GOMAXPROCS workers).
+func BenchmarkStream(b *testing.B) {
+	const rows = 1 << 18
+	for _, mode := range []string{"copy", "mask"} {
+		b.Run(mode, func(b *testing.B) {
+			tp := benchTable(b, mode == "copy")
+			key, _ := transform.NewKey(testKey)
+			batches := benchBatches(len(tp.load), rows, 2048)
+			src := func(ctx context.Context, take func() *batch, emit func(*batch) bool) error {
+				for _, bt := range batches {
+					bt.resetOutput()
+					if !emit(bt) {
+						return ctx.Err()
+					}
+				}
+				return nil
+			}
+			run := func() (tableResult, error) {
+				return stream(context.Background(), tp, src, discard{}, key, benchUniques(tp, rows), newLeaks(), 0, 2048)
+			}
+			run() // the batches' buffers grow once
+			var wall time.Duration
+			var cpu float64
+			for b.Loop() {
+				t0, c0 := time.Now(), cpuSelf()
+				res, err := run()
+				wall, cpu = wall+time.Since(t0), cpu+cpuSelf()-c0
+				if err != nil || res.written != rows {
+					b.Fatalf("stream = %d rows, %v", res.written, err)
+				}
+			}
+			b.ReportMetric(float64(wall.Nanoseconds())/float64(b.N*rows), "ns/row")
+			b.ReportMetric(cpu*1e9/float64(b.N*rows), "cpu-ns/row")
+		})
+	}
+}
+
+// discard is a sink that drops the rows.
+type discard struct{}
+
+func (discard) write(context.Context, *batch) error   { return nil }
+func (discard) finish(context.Context) (int64, error) { return 0, nil }
+func (discard) abort(error)                           {}

@@ -17,6 +17,10 @@ import (
 // sensitive value was written unchanged anywhere.
 func verify(ctx context.Context, db *sql.DB, st stage, plans []*tablePlan, lk *leaks) (workspace.Verification, error) {
 	v := workspace.Verification{RowCounts: true, ForeignKeys: []workspace.FKCheck{}}
+	// The leak check is the client's work: it runs while the server counts
+	// rows and checks foreign keys.
+	leakc := make(chan workspace.LeakCheck, 1)
+	go func() { leakc <- lk.check() }()
 	names := map[string]bool{}
 	for _, tp := range plans {
 		names[tp.t.Name] = true
@@ -61,7 +65,7 @@ func verify(ctx context.Context, db *sql.DB, st stage, plans []*tablePlan, lk *l
 		}
 		return a.Constraint < b.Constraint
 	})
-	v.Leaks = lk.check()
+	v.Leaks = <-leakc
 	if v.Leaks.Found > 0 {
 		v.Problems = append(v.Problems, fmt.Sprintf("%d original sensitive values were written unchanged, in %s", v.Leaks.Found, strings.Join(v.Leaks.Columns, ", ")))
 	}
@@ -70,9 +74,7 @@ func verify(ctx context.Context, db *sql.DB, st stage, plans []*tablePlan, lk *l
 
 // check compares the kept values' hashes with the originals'.
 func (lk *leaks) check() workspace.LeakCheck {
-	origs := slices.Clone(lk.origs)
-	slices.Sort(origs)
-	origs = slices.Compact(origs)
+	origs := slices.Compact(sortedHashes(lk.origs))
 	res := workspace.LeakCheck{Originals: int64(len(origs))}
 	cols := make([]string, 0, len(lk.kept))
 	for c := range lk.kept {
@@ -93,6 +95,32 @@ func (lk *leaks) check() workspace.LeakCheck {
 		}
 	}
 	return res
+}
+
+// sortedHashes returns the hashes in a sorted, in a new slice. It is a radix
+// sort, a byte at a time: with millions of hashes it is several times faster
+// than a comparison sort.
+func sortedHashes(a []uint64) []uint64 {
+	bufs := [2][]uint64{make([]uint64, len(a)), make([]uint64, len(a))}
+	src := a
+	for pass := 0; pass < 8; pass++ {
+		dst, shift := bufs[pass%2], 8*pass
+		var next [256]int // where the next hash with each byte value goes
+		for _, x := range src {
+			next[byte(x>>shift)]++
+		}
+		n := 0
+		for i, c := range next {
+			next[i], n = n, n+c
+		}
+		for _, x := range src {
+			d := byte(x >> shift)
+			dst[next[d]] = x
+			next[d]++
+		}
+		src = dst
+	}
+	return src
 }
 
 // verified reports whether every check passed.

@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/brianvoe/gofakeit/v7"
 )
@@ -319,15 +320,33 @@ type Domains struct {
 	mu       sync.RWMutex
 	byName   map[string]*domain
 	expected int
-	// only, when set, are the only transformers with domains: the others
-	// never draw again, and their lookups skip the lock.
-	only map[string]bool
+	// only, when set, are the only transformers with domains (never
+	// changed after NewDomainsFor): the others never draw again, and the
+	// draw numbers of values that never drew again are read without the
+	// lock.
+	only map[string]*domain
 }
 
 type domain struct {
 	used    *fpTable       // fingerprint of fake → seed of its original
 	attempt map[uint64]int // seed of original → draw number, when > 0
 	written *bloom         // seeds written so far (Claim mode)
+	// redrawn has the bit seed%65536 set when attempt holds seed: a clear
+	// bit means draw number 0, read without the lock. A reader that misses
+	// a draw being recorded reads what it would have read a moment earlier,
+	// which Claim and Written catch.
+	redrawn [1024]atomic.Uint64
+}
+
+// setAttempt records the draw number of seed's original (d.mu held).
+func (dm *domain) setAttempt(seed uint64, a int) {
+	dm.attempt[seed] = a
+	dm.redrawn[seed/64%1024].Or(1 << (seed % 64))
+}
+
+// mayHaveRedrawn is false when seed's original has draw number 0 for sure.
+func (dm *domain) mayHaveRedrawn(seed uint64) bool {
+	return dm.redrawn[seed/64%1024].Load()&(1<<(seed%64)) != 0
 }
 
 // fpTable maps fingerprints to seeds: open addressing with linear probing
@@ -346,26 +365,49 @@ func newFPTable(expected int) *fpTable {
 	return &fpTable{slots: make([]uint64, 2*size)}
 }
 
-func (t *fpTable) get(fp uint64) (uint64, bool) {
+// probe returns the slot that holds fp (fp 0 is stored as 1), or the empty
+// slot where it would go.
+func (t *fpTable) probe(fp uint64) (fpKey, slot uint64) {
 	if fp == 0 {
 		fp = 1
 	}
 	mask := uint64(len(t.slots)/2 - 1)
-	for i := fp & mask; ; i = (i + 1) & mask {
-		switch t.slots[2*i] {
-		case fp:
-			return t.slots[2*i+1], true
-		case 0:
-			return 0, false
-		}
+	i := fp & mask
+	for t.slots[2*i] != fp && t.slots[2*i] != 0 {
+		i = (i + 1) & mask
 	}
+	return fp, i
 }
 
-func (t *fpTable) put(fp, seed uint64) {
-	if fp == 0 {
-		fp = 1
+func (t *fpTable) get(fp uint64) (uint64, bool) {
+	k, i := t.probe(fp)
+	if t.slots[2*i] == k {
+		return t.slots[2*i+1], true
 	}
-	if (t.n+1)*2 > len(t.slots)/2 {
+	return 0, false
+}
+
+// getOrPut returns the seed stored for fp, or stores seed for it (one probe
+// unless the table has to grow).
+func (t *fpTable) getOrPut(fp, seed uint64) (uint64, bool) {
+	k, i := t.probe(fp)
+	if t.slots[2*i] == k {
+		return t.slots[2*i+1], true
+	}
+	if t.full() {
+		t.put(fp, seed)
+		return seed, false
+	}
+	t.slots[2*i], t.slots[2*i+1] = k, seed
+	t.n++
+	return seed, false
+}
+
+// full reports whether one more entry would fill the table past half.
+func (t *fpTable) full() bool { return (t.n+1)*2 > len(t.slots)/2 }
+
+func (t *fpTable) put(fp, seed uint64) {
+	if t.full() {
 		old := t.slots
 		t.slots, t.n = make([]uint64, 2*len(old)), 0
 		for i := 0; i < len(old); i += 2 {
@@ -374,18 +416,11 @@ func (t *fpTable) put(fp, seed uint64) {
 			}
 		}
 	}
-	mask := uint64(len(t.slots)/2 - 1)
-	for i := fp & mask; ; i = (i + 1) & mask {
-		switch t.slots[2*i] {
-		case fp:
-			t.slots[2*i+1] = seed
-			return
-		case 0:
-			t.slots[2*i], t.slots[2*i+1] = fp, seed
-			t.n++
-			return
-		}
+	k, i := t.probe(fp)
+	if t.slots[2*i] == 0 {
+		t.n++
 	}
+	t.slots[2*i], t.slots[2*i+1] = k, seed
 }
 
 // NewDomains returns empty domains; expected is about how many values will
@@ -402,10 +437,9 @@ func NewDomains(expected ...int) *Domains {
 // NewDomainsFor returns empty domains for the named transformers only.
 func NewDomainsFor(names []string, expected int) *Domains {
 	d := NewDomains(expected)
-	d.only = map[string]bool{}
+	d.only = map[string]*domain{}
 	for _, n := range names {
-		d.only[n] = true
-		d.domain(n)
+		d.only[n] = d.domain(n)
 	}
 	return d
 }
@@ -415,8 +449,10 @@ func NewDomainsFor(names []string, expected int) *Domains {
 var ErrDrawnAfterUse = errors.New("a unique value needs another draw after it was written elsewhere")
 
 func (d *Domains) attempt(name string, seed uint64) int {
-	if d.only != nil && !d.only[name] {
-		return 0
+	if d.only != nil {
+		if dm := d.only[name]; dm == nil || !dm.mayHaveRedrawn(seed) {
+			return 0
+		}
 	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
@@ -464,7 +500,7 @@ func (d *Domains) Reserve(w *Worker, dst []byte, t Transformer, orig []byte, col
 		}
 		dm.used.put(fp, seed)
 		if a > 0 {
-			dm.attempt[seed] = a
+			dm.setAttempt(seed, a)
 		}
 		return out, nil
 	}
@@ -476,6 +512,34 @@ func (d *Domains) spaceError(t Transformer, dm *domain, col Column) error {
 		t.Name(), MaxDraws, dm.used.n, FormatSpace(t.Space(col)), ErrSpace)
 }
 
+// Warm reads, without changing anything, what claiming and recording these
+// values under the transformer named name will read: the table slot of each
+// fingerprint and the written-filter block of each seed (fps and seeds in
+// pairs; a zero fingerprint is skipped). With a million values, the table and
+// the filter are far larger than the processor's caches, and each claim
+// would wait for its own reads from memory in turn; here the reads do not
+// depend on one another, so the processor overlaps them.
+func (d *Domains) Warm(name string, fps, seeds []uint64) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	dm := d.byName[name]
+	if dm == nil {
+		return
+	}
+	var sum uint64
+	mask := uint64(len(dm.used.slots)/2 - 1)
+	for i, seed := range seeds {
+		if fp := fps[i]; fp != 0 {
+			sum += dm.used.slots[2*(fp&mask)]
+		}
+		sum += dm.written.blocks[seed&dm.written.mask][0]
+	}
+	warmed.Add(sum) // keeps the reads
+}
+
+// warmed is where Warm leaves what it read.
+var warmed atomic.Uint64
+
 // Claim registers, in write order, the fake a worker drew for a value of a
 // unique column (seed and draw number as the worker used them). It returns
 // the fake to write: fake itself, or another draw appended to dst when fake
@@ -486,12 +550,12 @@ func (d *Domains) Claim(w *Worker, dst []byte, t Transformer, orig []byte, seed 
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	dm := d.domain(t.Name())
-	a := dm.attempt[seed]
+	a := 0
+	if dm.mayHaveRedrawn(seed) {
+		a = dm.attempt[seed]
+	}
 	if a == attempt {
-		if owner, taken := dm.used.get(fp); !taken || owner == seed {
-			if !taken {
-				dm.used.put(fp, seed)
-			}
+		if owner, taken := dm.used.getOrPut(fp, seed); !taken || owner == seed {
 			dm.written.add(seed)
 			return fake, false, nil
 		}
@@ -511,7 +575,7 @@ func (d *Domains) Claim(w *Worker, dst []byte, t Transformer, orig []byte, seed 
 		}
 		dm.used.put(fp, seed)
 		if a > 0 {
-			dm.attempt[seed] = a
+			dm.setAttempt(seed, a)
 		}
 		dm.written.add(seed)
 		return out, true, nil

@@ -243,50 +243,62 @@ func shapeOf(s string) string {
 }
 
 func TestClaimInWriteOrder(t *testing.T) {
-	d := NewDomains(10)
-	w := testKey.NewWorker(d)
-	seen := map[string]bool{}
-	for i := 0; i < 3; i++ {
-		orig := []byte(fmt.Sprintf("v%d", i))
-		fake, seed, attempt, err := w.FakeInfo(nil, tiny{}, orig, Column{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, _, err := d.Claim(w, nil, tiny{}, orig, seed, attempt, fake, Fingerprint(fake), Column{})
-		if err != nil {
-			t.Fatalf("Claim(%s) = %v", orig, err)
-		}
-		if seen[string(out)] {
-			t.Fatalf("Claim gave %q twice", out)
-		}
-		seen[string(out)] = true
-		if !d.Written("tiny", seed, d.Attempt("tiny", seed)) {
-			t.Errorf("Written(%s) with its current draw = false", orig)
-		}
-		if again, _ := w.Fake(nil, tiny{}, orig, Column{}); string(again) != string(out) {
-			t.Errorf("%s: claimed %q, Fake now gives %q", orig, out, again)
-		}
-	}
-	// A value written with its first draw cannot be drawn again later.
-	d2 := NewDomains(10)
-	w2 := testKey.NewWorker(d2)
-	var claimed []byte
-	for i := 0; ; i++ {
-		orig := []byte(fmt.Sprintf("x%d", i))
-		fake, seed, attempt, _ := w2.FakeInfo(nil, tiny{}, orig, Column{})
-		if claimed == nil {
-			d2.Claim(w2, nil, tiny{}, orig, seed, attempt, fake, Fingerprint(fake), Column{})
-			claimed = fake
-			continue
-		}
-		if string(fake) != string(claimed) {
-			continue
-		}
-		d2.Written("tiny", seed, attempt) // written elsewhere first
-		if _, _, err := d2.Claim(w2, nil, tiny{}, orig, seed, attempt, fake, Fingerprint(fake), Column{}); !errors.Is(err, ErrDrawnAfterUse) {
-			t.Errorf("Claim after the value was written = %v, want ErrDrawnAfterUse", err)
-		}
-		break
+	for _, tc := range []struct {
+		name string
+		new  func() *Domains
+	}{
+		{"every transformer", func() *Domains { return NewDomains(10) }},
+		{"named transformers", func() *Domains { return NewDomainsFor([]string{"tiny"}, 10) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := tc.new()
+			w := testKey.NewWorker(d)
+			seen := map[string]bool{}
+			for i := 0; i < 3; i++ {
+				orig := []byte(fmt.Sprintf("v%d", i))
+				fake, seed, attempt, err := w.FakeInfo(nil, tiny{}, orig, Column{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				d.Warm("tiny", []uint64{Fingerprint(fake)}, []uint64{seed})
+				out, _, err := d.Claim(w, nil, tiny{}, orig, seed, attempt, fake, Fingerprint(fake), Column{})
+				if err != nil {
+					t.Fatalf("Claim(%s) = %v", orig, err)
+				}
+				if seen[string(out)] {
+					t.Fatalf("Claim gave %q twice", out)
+				}
+				seen[string(out)] = true
+				if !d.Written("tiny", seed, d.Attempt("tiny", seed)) {
+					t.Errorf("Written(%s) with its current draw = false", orig)
+				}
+				// Workers see the draw number Claim recorded.
+				if again, _ := w.Fake(nil, tiny{}, orig, Column{}); string(again) != string(out) {
+					t.Errorf("%s: claimed %q, Fake now gives %q", orig, out, again)
+				}
+			}
+			// A value written with its first draw cannot be drawn again later.
+			d2 := tc.new()
+			w2 := testKey.NewWorker(d2)
+			var claimed []byte
+			for i := 0; ; i++ {
+				orig := []byte(fmt.Sprintf("x%d", i))
+				fake, seed, attempt, _ := w2.FakeInfo(nil, tiny{}, orig, Column{})
+				if claimed == nil {
+					d2.Claim(w2, nil, tiny{}, orig, seed, attempt, fake, Fingerprint(fake), Column{})
+					claimed = fake
+					continue
+				}
+				if string(fake) != string(claimed) {
+					continue
+				}
+				d2.Written("tiny", seed, attempt) // written elsewhere first
+				if _, _, err := d2.Claim(w2, nil, tiny{}, orig, seed, attempt, fake, Fingerprint(fake), Column{}); !errors.Is(err, ErrDrawnAfterUse) {
+					t.Errorf("Claim after the value was written = %v, want ErrDrawnAfterUse", err)
+				}
+				break
+			}
+		})
 	}
 }
 
