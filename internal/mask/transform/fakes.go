@@ -13,7 +13,7 @@ import (
 func builtins() []Transformer {
 	return []Transformer{
 		Keep{}, Null{}, JSONDoc{},
-		Email{}, FirstName{}, LastName{}, FullName{}, Username{},
+		Email{}, FirstName, LastName, FullName{}, Username{},
 		Phone{}, NationalID{}, Card{}, IBAN{},
 		Street{}, City{}, Postcode{}, Address{},
 		IP{}, Date{}, FreeText{}, Secret{}, UUID{},
@@ -26,8 +26,7 @@ var (
 	_ Transformer = Null{}
 	_ Transformer = JSONDoc{}
 	_ Transformer = Email{}
-	_ Transformer = FirstName{}
-	_ Transformer = LastName{}
+	_ Transformer = ListName{}
 	_ Transformer = FullName{}
 	_ Transformer = Username{}
 	_ Transformer = Phone{}
@@ -190,29 +189,27 @@ func (Email) Space(col Column) float64 {
 }
 func (Email) Identifying() bool { return true }
 
-// FirstName writes a first name in the original's case style.
-type FirstName struct{}
-
-func (FirstName) Name() string { return "first-name" }
-func (FirstName) Apply(dst, orig []byte, r *Rand, col Column) ([]byte, error) {
-	start := len(dst)
-	return truncate(appendCased(dst, pick(r, firstNames), orig), start, col), nil
+// ListName writes a word picked from a list (first names, last names) in
+// the original's case style.
+type ListName struct {
+	name string
+	list []string
 }
-func (FirstName) Accepts(col Column) bool { return textual(col) }
-func (FirstName) Space(Column) float64    { return float64(len(firstNames)) }
-func (FirstName) Identifying() bool       { return false }
 
-// LastName writes a last name in the original's case style.
-type LastName struct{}
+// FirstName and LastName are the list transformers of the registry.
+var (
+	FirstName = ListName{"first-name", firstNames}
+	LastName  = ListName{"last-name", lastNames}
+)
 
-func (LastName) Name() string { return "last-name" }
-func (LastName) Apply(dst, orig []byte, r *Rand, col Column) ([]byte, error) {
+func (t ListName) Name() string { return t.name }
+func (t ListName) Apply(dst, orig []byte, r *Rand, col Column) ([]byte, error) {
 	start := len(dst)
-	return truncate(appendCased(dst, pick(r, lastNames), orig), start, col), nil
+	return truncate(appendCased(dst, pick(r, t.list), orig), start, col), nil
 }
-func (LastName) Accepts(col Column) bool { return textual(col) }
-func (LastName) Space(Column) float64    { return float64(len(lastNames)) }
-func (LastName) Identifying() bool       { return false }
+func (ListName) Accepts(col Column) bool { return textual(col) }
+func (t ListName) Space(Column) float64  { return float64(len(t.list)) }
+func (ListName) Identifying() bool       { return false }
 
 // FullName writes "First Last" in the original's case style.
 type FullName struct{}
