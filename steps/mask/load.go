@@ -51,6 +51,42 @@ type stage interface {
 	drop(ctx context.Context) error
 }
 
+// statsAutoRecalcRe finds the STATS_AUTO_RECALC table option in SHOW CREATE
+// TABLE.
+var statsAutoRecalcRe = regexp.MustCompile(`(?i)\bSTATS_AUTO_RECALC\s*=\s*(0|1|DEFAULT)\b`)
+
+// statsAutoRecalc is a table's STATS_AUTO_RECALC option as its CREATE TABLE
+// sets it (DEFAULT when it does not).
+func statsAutoRecalc(ddl string) string {
+	if m := statsAutoRecalcRe.FindAllStringSubmatch(ddl, -1); len(m) > 0 {
+		return strings.ToUpper(m[len(m)-1][1])
+	}
+	return "DEFAULT"
+}
+
+// analyze sets a loaded table's STATS_AUTO_RECALC option back to recalc and
+// computes its statistics once (ANALYZE TABLE reports failures as rows).
+func analyze(ctx context.Context, conn *sql.Conn, table, recalc string) error {
+	if err := exec(ctx, conn, "ALTER TABLE "+table+" STATS_AUTO_RECALC="+recalc); err != nil {
+		return err
+	}
+	rows, err := conn.QueryContext(ctx, "ANALYZE TABLE "+table)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, op, kind, msg sql.NullString
+		if err := rows.Scan(&name, &op, &kind, &msg); err != nil {
+			return err
+		}
+		if strings.EqualFold(kind.String, "error") {
+			return fmt.Errorf("ANALYZE TABLE %s: %s", table, msg.String)
+		}
+	}
+	return rows.Err()
+}
+
 // targetState is what the target schema holds before the run.
 type targetState struct {
 	exists  bool

@@ -316,3 +316,45 @@ func TestForeignKeyFollowsItsParent(t *testing.T) {
 		}
 	})
 }
+
+// TestStatisticsAfterLoad: tables are loaded with InnoDB's automatic
+// statistics off, and the target still has its statistics computed and the
+// source's STATS_AUTO_RECALC setting (the default, or as the source set it).
+func TestStatisticsAfterLoad(t *testing.T) {
+	onMaria(t, func(t *testing.T, s *server) {
+		src := s.loadShop(t)
+		s.exec(t, src, "ALTER TABLE orders STATS_AUTO_RECALC=1")
+		target := schemaName(t, "preprod")
+		out, err := Run(context.Background(), s.input(t, src, target))
+		if err != nil || !out.Verified {
+			t.Fatalf("Run = %v (verified %v)", err, out.Verified)
+		}
+		for table, want := range map[string]string{"customers": "", "orders": "STATS_AUTO_RECALC=1"} {
+			var name, ddl string
+			if err := s.db.QueryRow("SHOW CREATE TABLE `"+target+"`."+table).Scan(&name, &ddl); err != nil {
+				t.Fatal(err)
+			}
+			if got := statsAutoRecalcRe.FindString(ddl); got != want {
+				t.Errorf("%s: STATS_AUTO_RECALC option %q, want %q (as in the source)", table, got, want)
+			}
+			rows := s.count(t, "SELECT COUNT(*) FROM `"+target+"`."+table)
+			stats := s.count(t, "SELECT n_rows FROM mysql.innodb_table_stats WHERE database_name = ? AND table_name = ?", target, table)
+			if rows == 0 || stats != rows {
+				t.Errorf("%s: statistics say %d rows, the table has %d", table, stats, rows)
+			}
+		}
+	})
+}
+
+func TestStatsAutoRecalc(t *testing.T) {
+	for ddl, want := range map[string]string{
+		"CREATE TABLE `t` (\n  `id` int NOT NULL\n) ENGINE=InnoDB":                                     "DEFAULT",
+		"CREATE TABLE `t` (\n  `id` int NOT NULL\n) ENGINE=InnoDB STATS_AUTO_RECALC=0":                 "0",
+		"CREATE TABLE `t` (\n  `id` int NOT NULL\n) ENGINE=InnoDB stats_auto_recalc = default":         "DEFAULT",
+		"CREATE TABLE `t` (\n  `id` int\n) STATS_AUTO_RECALC=0 STATS_AUTO_RECALC=1 STATS_PERSISTENT=1": "1",
+	} {
+		if got := statsAutoRecalc(ddl); got != want {
+			t.Errorf("statsAutoRecalc(%q) = %q, want %q", ddl, got, want)
+		}
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/rehearsal-dev/rehearsal/internal/dbschema"
 	"github.com/rehearsal-dev/rehearsal/internal/exitcode"
@@ -423,6 +425,111 @@ type tableResult struct {
 	written int64 // rows sent to the sink
 	loaded  int64 // rows the server took
 	digest  string
+	workers int // transform goroutines running at the end
+}
+
+// scaler decides how many transform goroutines run. A load starts with one.
+// After a window of batches in which the writer waited longer for
+// transformed batches (while read ones were queued for a worker) than for
+// the sink, it wakes one more for a trial window, and keeps it only if rows
+// were written at least trialGain times as fast; otherwise that worker is
+// parked again and the table goes on without trials. A second worker helps
+// when the client has a core to itself; when the database server shares the
+// machine the cores are already busy, and on the 2-core benchmark machine a
+// second worker made the masked million-row load slower (hack/bench/mask.sh).
+type scaler struct {
+	max    int
+	active atomic.Int32    // workers allowed to take batches
+	wake   []chan struct{} // per worker, buffered: a parked worker waits on its own
+	// policy, when set (tests), decides the active count after each window
+	// instead of the measurement.
+	policy func(window int) int
+
+	windows             int
+	batches, rows       int
+	start               time.Time // of the window
+	waitXform, waitSink time.Duration
+	trial               bool
+	base                float64 // rows/s before the trial
+	settled             bool    // a trial failed: no more
+}
+
+// testScalePolicy, when set by a test, decides every load's worker count.
+var testScalePolicy func(window int) int
+
+// Windows: how many batches a decision looks at, and how much faster a
+// trial worker must make the load to stay.
+const (
+	scaleWindow = 32
+	trialGain   = 1.3
+)
+
+func newScaler(max int, now time.Time) *scaler {
+	s := &scaler{max: max, start: now}
+	s.active.Store(1)
+	for range max {
+		s.wake = append(s.wake, make(chan struct{}, 1))
+	}
+	return s
+}
+
+// waited records the writer waiting d for a transformed batch while read
+// batches were queued.
+func (s *scaler) waited(d time.Duration) { s.waitXform += d }
+
+// wrote records a batch of rows written at now, the sink taking d; at the
+// end of a window it decides.
+func (s *scaler) wrote(now time.Time, rows int, d time.Duration) {
+	s.waitSink += d
+	s.rows += rows
+	if s.batches++; s.batches < scaleWindow {
+		return
+	}
+	s.windows++
+	rate := float64(s.rows) / max(now.Sub(s.start).Seconds(), 1e-9)
+	n := int(s.active.Load())
+	switch {
+	case s.policy != nil:
+		n = min(max(s.policy(s.windows), 1), s.max)
+	case s.trial:
+		s.trial = false
+		if rate < s.base*trialGain {
+			n--
+			s.settled = true
+		}
+	case s.windows > 1 && !s.settled && n < s.max && s.waitXform > s.waitSink:
+		// (The first window holds the start-up: it decides nothing.)
+		s.trial, s.base = true, rate
+		n++
+	}
+	s.set(n)
+	s.batches, s.rows, s.start, s.waitXform, s.waitSink = 0, 0, now, 0, 0
+}
+
+// set allows n workers, waking those that were parked.
+func (s *scaler) set(n int) {
+	for i := int(s.active.Load()); i < n; i++ {
+		select {
+		case s.wake[i] <- struct{}{}:
+		default:
+		}
+	}
+	s.active.Store(int32(n))
+}
+
+// park is where worker i waits while it is not allowed to work; false: the
+// load is over (everything was read, or it was cancelled).
+func (s *scaler) park(ctx context.Context, i int, readDone <-chan struct{}) bool {
+	for i >= int(s.active.Load()) {
+		select {
+		case <-s.wake[i]:
+		case <-readDone: // the allowed workers finish what was read
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // stream runs one table through read → transform → write with workers
@@ -464,13 +571,22 @@ func stream(ctx context.Context, tp *tablePlan, src source, dst sink, key *trans
 			}
 		})
 	}()
+	// Every worker is started; all but the allowed ones wait (see scaler).
+	sc := newScaler(workers, time.Now())
+	if testScalePolicy != nil {
+		sc.policy = testScalePolicy
+	}
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			pw := newPipeWorker(tp, key.NewWorker(uq.dom), lk, uq.names)
-			for b := range jobs {
+			for sc.park(ctx, i, readDone) {
+				b, ok := <-jobs
+				if !ok {
+					return
+				}
 				pw.transform(tp, b)
 				select {
 				case done <- b:
@@ -495,9 +611,12 @@ func stream(ctx context.Context, tp *tablePlan, src source, dst sink, key *trans
 			return err
 		}
 		h.Write(b.tsv)
+		t0 := time.Now()
 		if err := dst.write(ctx, b); err != nil {
 			return err
 		}
+		now := time.Now()
+		sc.wrote(now, b.n, now.Sub(t0))
 		res.written += int64(b.n)
 		lk.origs = append(lk.origs, b.origs...)
 		for ci, k := range b.kept {
@@ -508,7 +627,16 @@ func stream(ctx context.Context, tp *tablePlan, src source, dst sink, key *trans
 		}
 		return nil
 	}
-	for b := range done {
+	for {
+		queued := len(jobs) > 0
+		t0 := time.Now()
+		b, ok := <-done
+		if !ok {
+			break
+		}
+		if queued {
+			sc.waited(time.Since(t0))
+		}
 		if werr != nil {
 			continue
 		}
@@ -545,7 +673,7 @@ func stream(ctx context.Context, tp *tablePlan, src source, dst sink, key *trans
 	if err != nil {
 		return res, err
 	}
-	res.loaded = n
+	res.loaded, res.workers = n, int(sc.active.Load())
 	res.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	return res, nil
 }

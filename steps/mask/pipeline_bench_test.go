@@ -14,7 +14,7 @@ import (
 )
 
 // benchTable is the customers table of the million-row benchmark.
-func benchTable(b *testing.B, identity bool) *tablePlan {
+func benchTable(b testing.TB, identity bool) *tablePlan {
 	t := &dbschema.Table{Name: "customers", PrimaryKey: []string{"id"}, Uniques: [][]string{{"email"}}}
 	for _, c := range []struct{ name, typ string }{{"id", "int"}, {"email", "varchar"}, {"first_name", "varchar"}, {"last_name", "varchar"},
 		{"phone", "varchar"}, {"birth_date", "date"}, {"status", "varchar"}, {"created_at", "datetime"}} {

@@ -43,6 +43,7 @@ type tablePlan struct {
 	targetRows int64
 	synthetic  bool
 	digest     string
+	workers    int // transform goroutines the load ended with (logged only: it depends on timing)
 }
 
 // colPlan is what happens to one column.

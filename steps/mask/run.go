@@ -586,7 +586,7 @@ func (r *run) loadAll(ctx context.Context, plans []*tablePlan, srcSchema, method
 		if err := r.loadTable(ctx, tp, srcSchema, method, key, uq, lk, sy, refd); err != nil {
 			return err
 		}
-		r.phase("table loaded", "table", tp.t.Name, "rows", tp.sent, "method", method)
+		r.phase("table loaded", "table", tp.t.Name, "rows", tp.sent, "method", method, "workers", tp.workers)
 		r.in.Progress(i+1, total)
 		if testHookAfterTable != nil {
 			testHookAfterTable(tp.t.Name)
@@ -646,12 +646,19 @@ func (r *run) loadTable(ctx context.Context, tp *tablePlan, srcSchema, method st
 	if err := r.stage.create(ctx, conn, tp.t); err != nil {
 		return r.infra("create staging table %s: %w", tp.t.Name, err)
 	}
+	staged := qualified(r.stage.schema(), r.stage.name(tp.t.Name))
 	if r.tgt.kind != serverEmbedded {
 		// Into an empty InnoDB table, with these two checks off, MariaDB
 		// builds the indexes by sorting instead of row by row. Uniqueness is
 		// still enforced when the index is built; foreign keys are checked by
 		// the verification.
-		if err := exec(ctx, conn, "SET unique_checks = 0"); err != nil {
+		//
+		// InnoDB recomputes a table's persistent statistics whenever a tenth
+		// of its rows changed since the last time: a table filling from
+		// empty crosses that line again and again (half the server's CPU
+		// for a million rows, hack/bench/mask.sh). Off while loading, then
+		// set back to the source table's setting and computed once.
+		if err := exec(ctx, conn, "SET unique_checks = 0", "ALTER TABLE "+staged+" STATS_AUTO_RECALC=0"); err != nil {
 			return r.infra("load session: %w", err)
 		}
 	}
@@ -676,7 +683,12 @@ func (r *run) loadTable(ctx context.Context, tp *tablePlan, srcSchema, method st
 	if err != nil {
 		return r.classify(fmt.Errorf("load %s: %w", tp.t.Name, err))
 	}
-	tp.sent, tp.digest = res.written, res.digest
+	if r.tgt.kind != serverEmbedded {
+		if err := analyze(ctx, conn, staged, statsAutoRecalc(tp.t.CreateSQL)); err != nil {
+			return r.infra("statistics of %s: %w", tp.t.Name, err)
+		}
+	}
+	tp.sent, tp.digest, tp.workers = res.written, res.digest, res.workers
 	if tp.keys == nil && !tp.synthetic {
 		tp.sourceRows = res.read
 	}
