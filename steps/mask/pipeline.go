@@ -178,13 +178,15 @@ func newPipeWorker(tp *tablePlan, w *transform.Worker, lk *leaks, domains map[st
 	return pw
 }
 
-// fakeCache remembers the fakes of a column's recent values, one value per
-// slot, the slot chosen by a hash of the value (a value arriving in a taken
-// slot replaces the one there). Values often repeat (first names, cities,
-// dates of birth): a hit costs a hash and a comparison within one cache line
-// where a draw costs the keyed hash and the generator. The cache turns
-// itself off when the column's values do not repeat (emails, phone
-// numbers): then storing costs more than it saves.
+// fakeCache remembers the fakes of a column's recent values in sets of two
+// slots, the set chosen by a hash of the value: a new value takes the first
+// slot and moves the one there to the second, dropping the older (over a
+// million rows with 20,000 dates of birth, 26% of the lookups missed with
+// one slot per set, 15% with two). Values often repeat (first names, cities, dates of
+// birth): a hit costs a hash and comparisons within two cache lines where a
+// draw costs the keyed hash and the generator. The cache turns itself off
+// when the column's values do not repeat (emails, phone numbers): then
+// storing costs more than it saves.
 type fakeCache struct {
 	seed          maphash.Seed
 	slots         []cacheSlot // allocated at the first lookup
@@ -225,23 +227,31 @@ func (c *fakeCache) appendFake(dst []byte, w *transform.Worker, cp *colPlan, v [
 	if c.slots == nil {
 		c.slots = make([]cacheSlot, c.size)
 	}
-	s := &c.slots[maphash.Bytes(c.seed, v)&uint64(len(c.slots)-1)]
-	n := int(s.n)
+	i := maphash.Bytes(c.seed, v) & uint64(len(c.slots)-1) &^ 1
+	set := c.slots[i : i+2 : i+2]
 	c.lookups++
-	if n+int(s.m) > 0 && n == len(v) && string(s.kv[:n]) == string(v) {
-		c.hits++
-		return append(dst, s.kv[n:n+int(s.m)]...), nil
+	for k := range set {
+		if s := &set[k]; s.holds(v) {
+			c.hits++
+			return append(dst, s.kv[s.n:s.n+s.m]...), nil
+		}
 	}
 	start := len(dst)
 	dst, err := w.Fake(dst, cp.tr, v, cp.tcol)
 	if err != nil {
 		return dst, err
 	}
-	if fake := dst[start:]; len(v)+len(fake) <= len(s.kv) {
-		s.n, s.m = uint8(len(v)), uint8(len(fake))
-		copy(s.kv[copy(s.kv[:], v):], fake)
+	if fake := dst[start:]; len(v)+len(fake) <= len(set[0].kv) {
+		set[1] = set[0]
+		set[0].n, set[0].m = uint8(len(v)), uint8(len(fake))
+		copy(set[0].kv[copy(set[0].kv[:], v):], fake)
 	}
 	return dst, nil
+}
+
+// holds reports whether the slot remembers value v.
+func (s *cacheSlot) holds(v []byte) bool {
+	return int(s.n)+int(s.m) > 0 && int(s.n) == len(v) && string(s.kv[:s.n]) == string(v)
 }
 
 // transform computes a batch's output fields, their LOAD DATA text and the
@@ -461,7 +471,7 @@ var testScalePolicy func(window int) int
 // trial worker must make the load to stay.
 const (
 	scaleWindow = 32
-	trialGain   = 1.3
+	trialGain   = 1.2
 )
 
 func newScaler(max int, now time.Time) *scaler {

@@ -3,6 +3,7 @@ package mask
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -49,6 +50,32 @@ func TestFakeCacheGivesTheFake(t *testing.T) {
 				t.Errorf("cache off = %v after 20,000 values (%d hits), want %v", c.off, c.hits, tc.off)
 			}
 		})
+	}
+}
+
+// Two values whose hashes choose the same place are both remembered: the
+// second does not evict the first.
+func TestFakeCacheKeepsTwoPerSet(t *testing.T) {
+	key, _ := transform.NewKey(testKey)
+	tr, _ := transform.Builtin().Get("first-name")
+	cp := &colPlan{c: &dbschema.Column{Name: "c"}, tr: tr, tcol: transform.Column{DataType: "varchar", Length: 255}}
+	c := newFakeCache(1000)
+	w := key.NewWorker(nil)
+	first := []byte("Name0")
+	c.appendFake(nil, w, cp, first) // allocates the slots
+	place := func(v []byte) uint64 { return maphash.Bytes(c.seed, v) & uint64(len(c.slots)-1) }
+	var second []byte
+	for i := 1; second == nil; i++ {
+		if v := fmt.Appendf(nil, "Name%d", i); place(v) == place(first) {
+			second = v
+		}
+	}
+	c.appendFake(nil, w, cp, second)
+	hits := c.hits
+	c.appendFake(nil, w, cp, first)
+	c.appendFake(nil, w, cp, second)
+	if c.hits != hits+2 {
+		t.Errorf("%d hits for two values sharing a place, want 2", c.hits-hits)
 	}
 }
 
