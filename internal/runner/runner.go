@@ -194,7 +194,7 @@ func (r *Runner) exec(ctx context.Context, n workspace.Node, fn StepFunc) error 
 		r.Log.Info("node started", "node", n.ID, "step", n.Step)
 	}
 	files, err := fn(ctx, n)
-	entry := workspace.AuditEntry{Step: n.Step, Node: n.ID, Start: start.Format(time.RFC3339), End: now().UTC().Format(time.RFC3339),
+	entry := workspace.AuditEntry{Step: n.Step, Node: n.ID, Start: workspace.AuditTime(start), End: workspace.AuditTime(now()),
 		ExitCode: exitcode.Code(err), Version: version.Version}
 	if werr := workspace.Record(r.Workspace, entry, files.Inputs, files.Outputs); werr != nil {
 		return errors.Join(err, werr)

@@ -149,5 +149,5 @@ func Record(ws string, e workspace.AuditEntry, inputs, outputs []string) error {
 // and the digests of the files it read and wrote. The packet gathers these
 // entries.
 func Audit(ws, step, node string, start time.Time, rulesDigest string, inputs, outputs []string) error {
-	return Record(ws, workspace.AuditEntry{Step: step, Node: node, Start: start.UTC().Format(time.RFC3339), RulesDigest: rulesDigest}, inputs, outputs)
+	return Record(ws, workspace.AuditEntry{Step: step, Node: node, Start: workspace.AuditTime(start), RulesDigest: rulesDigest}, inputs, outputs)
 }

@@ -35,6 +35,16 @@ type AuditEntry struct {
 	Version     string            `json:"version"`
 }
 
+// TimeLayout is how audit entries write their start and end: RFC 3339 in UTC
+// with nanoseconds, so that steps started within the same second keep the
+// order they ran in when ReadAudit sorts them.
+const TimeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// AuditTime formats t for an audit entry's Start or End.
+func AuditTime(t time.Time) string {
+	return t.UTC().Format(TimeLayout)
+}
+
 var auditNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // AuditFile is the path of a node's audit entry inside a workspace.
@@ -102,7 +112,7 @@ func ReadAudit(dir string) ([]AuditEntry, error) {
 // writes it. Start must be set; End defaults to now.
 func Record(dir string, e AuditEntry, inputs, outputs []string) error {
 	if e.End == "" {
-		e.End = time.Now().UTC().Format(time.RFC3339)
+		e.End = AuditTime(time.Now())
 	}
 	var err error
 	if e.Inputs, err = digestFiles(dir, inputs); err != nil {

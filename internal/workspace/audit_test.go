@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestAuditRoundTrip(t *testing.T) {
@@ -37,6 +38,33 @@ func TestAuditRoundTrip(t *testing.T) {
 	}
 	if got[0].Inputs == nil {
 		t.Errorf("ReadAudit() classify inputs = nil, want an empty map (stable JSON)")
+	}
+}
+
+// Steps that start within the same second (a fast local run) keep the order
+// they ran in, not the order of their node names.
+func TestAuditTimeOrdersWithinASecond(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 100, time.UTC)
+	for i, node := range []string{"scan", "gate-migration.bob", "mask"} {
+		at := AuditTime(t0.Add(time.Duration(i) * time.Millisecond))
+		if err := WriteAudit(dir, AuditEntry{Step: node, Node: node, Start: at, End: at}); err != nil {
+			t.Fatalf("WriteAudit(%q) = %v", node, err)
+		}
+	}
+	got, err := ReadAudit(dir)
+	if err != nil {
+		t.Fatalf("ReadAudit() = %v", err)
+	}
+	var order []string
+	for _, e := range got {
+		order = append(order, e.Node)
+	}
+	if want := []string{"scan", "gate-migration.bob", "mask"}; !reflect.DeepEqual(order, want) {
+		t.Errorf("ReadAudit() order = %v, want %v", order, want)
+	}
+	if got, want := AuditTime(t0.In(time.FixedZone("x", 3600))), "2026-01-01T10:00:00.000000100Z"; got != want {
+		t.Errorf("AuditTime() = %q, want %q", got, want)
 	}
 }
 

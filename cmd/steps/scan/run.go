@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return stepcmd.Fail(stderr, name, err)
 	}
-	entry := workspace.AuditEntry{Step: name, Node: name, Start: start.UTC().Format(time.RFC3339), RulesDigest: set.Digest, ExitCode: out.ExitCode()}
+	entry := workspace.AuditEntry{Step: name, Node: name, Start: workspace.AuditTime(start), RulesDigest: set.Digest, ExitCode: out.ExitCode()}
 	if err := stepcmd.Record(o.workspace, entry, []string{workspace.ChangeFile, workspace.CatalogFile},
 		[]string{workspace.FindingsFile, workspace.SARIFFile}); err != nil {
 		return stepcmd.Fail(stderr, name, err)
