@@ -22,14 +22,7 @@ func TestAuditRoundTrip(t *testing.T) {
 			t.Fatalf("WriteAudit(%q) = %v", e.Node, err)
 		}
 	}
-	got, err := ReadAudit(dir)
-	if err != nil {
-		t.Fatalf("ReadAudit() = %v", err)
-	}
-	var order []string
-	for _, e := range got {
-		order = append(order, e.Node)
-	}
+	got, order := readOrder(t, dir)
 	if want := []string{"classify", "coordinate", "packet"}; !reflect.DeepEqual(order, want) {
 		t.Errorf("ReadAudit() order = %v, want %v", order, want)
 	}
@@ -52,6 +45,18 @@ func TestAuditTimeOrdersWithinASecond(t *testing.T) {
 			t.Fatalf("WriteAudit(%q) = %v", node, err)
 		}
 	}
+	_, order := readOrder(t, dir)
+	if want := []string{"scan", "gate-migration.bob", "mask"}; !reflect.DeepEqual(order, want) {
+		t.Errorf("ReadAudit() order = %v, want %v", order, want)
+	}
+	if got, want := AuditTime(t0.In(time.FixedZone("x", 3600))), "2026-01-01T10:00:00.000000100Z"; got != want {
+		t.Errorf("AuditTime() = %q, want %q", got, want)
+	}
+}
+
+// readOrder reads dir's audit entries and their nodes in order.
+func readOrder(t *testing.T, dir string) ([]AuditEntry, []string) {
+	t.Helper()
 	got, err := ReadAudit(dir)
 	if err != nil {
 		t.Fatalf("ReadAudit() = %v", err)
@@ -60,12 +65,7 @@ func TestAuditTimeOrdersWithinASecond(t *testing.T) {
 	for _, e := range got {
 		order = append(order, e.Node)
 	}
-	if want := []string{"scan", "gate-migration.bob", "mask"}; !reflect.DeepEqual(order, want) {
-		t.Errorf("ReadAudit() order = %v, want %v", order, want)
-	}
-	if got, want := AuditTime(t0.In(time.FixedZone("x", 3600))), "2026-01-01T10:00:00.000000100Z"; got != want {
-		t.Errorf("AuditTime() = %q, want %q", got, want)
-	}
+	return got, order
 }
 
 func TestReadAuditEmpty(t *testing.T) {

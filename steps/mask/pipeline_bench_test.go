@@ -80,6 +80,19 @@ func benchBatches(ncol, n, batchRows int) []*batch {
 	return out
 }
 
+// replay is a source that emits the same batches again each time it runs.
+func replay(batches []*batch) source {
+	return func(ctx context.Context, take func() *batch, emit func(*batch) bool) error {
+		for _, bt := range batches {
+			bt.resetOutput()
+			if !emit(bt) {
+				return ctx.Err()
+			}
+		}
+		return nil
+	}
+}
+
 // BenchmarkTransformRows is the client-side cost per customers row (5
 // personal-data columns) of masking next to copying, on one worker: ns/op is
 // per row.
@@ -127,17 +140,8 @@ func BenchmarkStream(b *testing.B) {
 			tp := benchTable(b, mode == "copy")
 			key, _ := transform.NewKey(testKey)
 			batches := benchBatches(len(tp.load), rows, 2048)
-			src := func(ctx context.Context, take func() *batch, emit func(*batch) bool) error {
-				for _, bt := range batches {
-					bt.resetOutput()
-					if !emit(bt) {
-						return ctx.Err()
-					}
-				}
-				return nil
-			}
 			run := func() (tableResult, error) {
-				return stream(context.Background(), tp, src, discard{}, key, benchUniques(tp, rows), newLeaks(), 0, 2048)
+				return stream(context.Background(), tp, replay(batches), discard{}, key, benchUniques(tp, rows), newLeaks(), 0, 2048)
 			}
 			run() // the batches' buffers grow once
 			var wall time.Duration

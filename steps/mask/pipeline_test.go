@@ -169,18 +169,9 @@ func TestStreamScalesWorkers(t *testing.T) {
 	tp := benchTable(t, false)
 	key, _ := transform.NewKey(testKey)
 	batches := benchBatches(len(tp.load), rows, batchRows)
-	src := func(ctx context.Context, take func() *batch, emit func(*batch) bool) error {
-		for _, bt := range batches {
-			bt.resetOutput()
-			if !emit(bt) {
-				return ctx.Err()
-			}
-		}
-		return nil
-	}
 	run := func(dst sink, workers int) tableResult {
 		t.Helper()
-		res, err := stream(context.Background(), tp, src, dst, key, benchUniques(tp, rows), newLeaks(), workers, batchRows)
+		res, err := stream(context.Background(), tp, replay(batches), dst, key, benchUniques(tp, rows), newLeaks(), workers, batchRows)
 		if err != nil || res.written != rows {
 			t.Fatalf("stream = %d rows, %v", res.written, err)
 		}
