@@ -11,7 +11,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X github.com/rehearsal-dev/rehearsal/internal/version.Version=$(VERSION)
 KO_DOCKER_REPO ?= kind.local
 KO_VERSION ?= v0.18.0
-MASK_REPS ?= 1
+MASK_REPS ?= 3
 
 .DEFAULT_GOAL := help
 
