@@ -11,8 +11,9 @@
 #      mask alternating, REPS times each (default 3). It needs mariadb-server
 #      (make test-deps) and takes a few minutes per repetition.
 # The machine may be shared: the million-row benchmark reports the fastest run
-# of each (the least disturbed), the medians, and CPU seconds (client +
-# server), which neighbours do not change. REHEARSAL_BENCH_CPUPROFILE=<dir>
+# of each (the least disturbed), the medians, CPU seconds (client + server),
+# which neighbours do not change, and the CPU seconds of the server's busiest
+# thread — the connection running LOAD DATA, the load's critical path. REHEARSAL_BENCH_CPUPROFILE=<dir>
 # writes a CPU profile of the client for each million-row run.
 set -euo pipefail
 export GOEXPERIMENT=jsonv2
