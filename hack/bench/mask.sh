@@ -13,8 +13,9 @@
 # The machine may be shared: the million-row benchmark reports the fastest run
 # of each (the least disturbed), the medians, CPU seconds (client + server),
 # which neighbours do not change, and the CPU seconds of the server's busiest
-# thread — the connection running LOAD DATA, the load's critical path. REHEARSAL_BENCH_CPUPROFILE=<dir>
-# writes a CPU profile of the client for each million-row run.
+# thread — the connection running LOAD DATA, the load's critical path.
+# REHEARSAL_BENCH_CPUPROFILE=<dir> writes a CPU profile of the client for each
+# million-row run.
 set -euo pipefail
 export GOEXPERIMENT=jsonv2
 REPS=${REPS:-3}

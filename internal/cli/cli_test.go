@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -94,11 +94,14 @@ func TestDemoFlow(t *testing.T) {
 			t.Errorf("classify audit entry lacks the change.json digest: %+v", e)
 		}
 	}
-	// mask and plan run in parallel after the gate: either may start first.
-	afterGate := append([]string(nil), nodes[min(5, len(nodes)):]...)
-	sort.Strings(afterGate)
-	if got, want := strings.Join(append(nodes[:min(5, len(nodes)):min(5, len(nodes))], afterGate...), ","), "classify,coordinate,scan,gate-migration.bob,gate-migration.frank,mask,plan"; got != want {
-		t.Errorf("packet audit nodes = %s, want %s in this order, then mask and plan (scan before the gate, so reviewers see its findings)", strings.Join(nodes, ","), want)
+	// Scan runs before the gate, so reviewers see its findings; mask and
+	// plan run in parallel after it, so either may start first.
+	ran := slices.Clone(nodes)
+	if len(ran) == 7 {
+		slices.Sort(ran[5:])
+	}
+	if got, want := strings.Join(ran, ","), "classify,coordinate,scan,gate-migration.bob,gate-migration.frank,mask,plan"; got != want {
+		t.Errorf("packet audit nodes = %s, want %s (mask and plan in either order)", strings.Join(nodes, ","), want)
 	}
 	// The test-data architect masked the bundled shop data on the embedded
 	// server after the gate, and verified it.

@@ -35,14 +35,11 @@ type AuditEntry struct {
 	Version     string            `json:"version"`
 }
 
-// TimeLayout is how audit entries write their start and end: RFC 3339 in UTC
+// AuditTime formats t for an audit entry's Start or End: RFC 3339 in UTC
 // with nanoseconds, so that steps started within the same second keep the
 // order they ran in when ReadAudit sorts them.
-const TimeLayout = "2006-01-02T15:04:05.000000000Z07:00"
-
-// AuditTime formats t for an audit entry's Start or End.
 func AuditTime(t time.Time) string {
-	return t.UTC().Format(TimeLayout)
+	return t.UTC().Format("2006-01-02T15:04:05.000000000Z07:00")
 }
 
 var auditNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)

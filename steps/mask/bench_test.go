@@ -158,17 +158,18 @@ func quiesce(b *testing.B, db *sql.DB) {
 	// dirty would still be flushing during the next run (and pile up from
 	// run to run). Flush at full speed while waiting, then set the server
 	// back as the runs see it.
-	var capacity, capacityMax int64
-	if err := db.QueryRow("SELECT @@GLOBAL.innodb_io_capacity, @@GLOBAL.innodb_io_capacity_max").Scan(&capacity, &capacityMax); err != nil {
+	var capacity, capacityMax, dirtyPct string
+	if err := db.QueryRow("SELECT @@GLOBAL.innodb_io_capacity, @@GLOBAL.innodb_io_capacity_max, @@GLOBAL.innodb_max_dirty_pages_pct").
+		Scan(&capacity, &capacityMax, &dirtyPct); err != nil {
 		b.Fatalf("quiesce: %v", err)
 	}
 	db.Exec("SET GLOBAL innodb_io_capacity_max = 100000")
 	db.Exec("SET GLOBAL innodb_io_capacity = 100000")
 	db.Exec("SET GLOBAL innodb_max_dirty_pages_pct = 0")
-	defer func() {
-		db.Exec("SET GLOBAL innodb_max_dirty_pages_pct = 90")
-		db.Exec(fmt.Sprintf("SET GLOBAL innodb_io_capacity = %d", capacity))
-		db.Exec(fmt.Sprintf("SET GLOBAL innodb_io_capacity_max = %d", capacityMax))
+	defer func() { // capacity first: it may not exceed the maximum
+		db.Exec("SET GLOBAL innodb_max_dirty_pages_pct = " + dirtyPct)
+		db.Exec("SET GLOBAL innodb_io_capacity = " + capacity)
+		db.Exec("SET GLOBAL innodb_io_capacity_max = " + capacityMax)
 	}()
 	start := time.Now()
 	deadline := start.Add(20 * time.Second)
